@@ -1,0 +1,47 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11, gcc, the package registries):
+#   make run    -- venv, data, the default model (trained if missing), then the server on 127.0.0.1:8000
+#   make test   -- venv, then the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+MODEL ?= models/default
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup data model run test bench constraints clean
+
+setup: $(VENV)/.installed
+
+# gluonnlp 0.10 builds from source: install its build needs first, then build without isolation
+# so that it compiles against the pinned numpy.
+$(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -c constraints.txt --upgrade pip setuptools wheel Cython numpy
+	$(PIP) install -c constraints.txt --no-build-isolation gluonnlp
+	$(PIP) install -c constraints.txt -r requirements.txt -r requirements-test.txt
+	$(PIP) install -c constraints.txt --no-deps --no-build-isolation -e .
+	touch $@
+
+data: setup
+	$(PY) -m sentiment data
+
+$(MODEL)/manifest.json:
+	$(MAKE) setup
+	$(PY) -m sentiment train --out $(MODEL)
+
+model: setup $(MODEL)/manifest.json
+
+run: model
+	SENTIMENT_MODEL=$(MODEL) $(VENV)/bin/gunicorn -c service/gunicorn.conf.py service.wsgi:app
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: model
+	$(PY) -m bench.accuracy
+
+constraints:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^sentiment' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache

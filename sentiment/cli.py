@@ -1,0 +1,135 @@
+"""`python -m sentiment {data,train,evaluate,predict,score}`: thin argument parsing over the library."""
+import argparse
+import dataclasses
+import json
+import sys
+
+from . import __version__
+
+DEFAULT_MODEL = "models/default"
+
+
+def _train_parser(sub):
+    from .train import TrainConfig
+
+    defaults = TrainConfig()
+    p = sub.add_parser("train", help="train a model on labelled files and write a bundle",
+                       description="Train on JSONL ({'text','label'}) or CSV/TSV with a header; with no "
+                                   "arguments, train the default model on the fetched review data.")
+    p.add_argument("--data", default=defaults.data, help="training file (default: %(default)s)")
+    p.add_argument("--dev", default=defaults.dev, help="development file for early stopping (default: %(default)s)")
+    p.add_argument("--out", default=defaults.out, help="bundle directory to write (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--max-len", type=int, default=defaults.max_len, help="tokens kept per text")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--device", default=None, help="cpu, gpu or gpu:N (default: GPU if MXNet sees one, else CPU)")
+    p.add_argument("--embeddings", choices=["glove", "random"], default=defaults.embeddings)
+    p.add_argument("--embed-size", type=int, default=defaults.embed_size)
+    p.add_argument("--hidden-size", type=int, default=defaults.hidden_size)
+    p.add_argument("--classifier-size", type=int, default=defaults.classifier_size)
+    p.add_argument("--dropout", type=float, default=defaults.dropout)
+    p.add_argument("--patience", type=int, default=defaults.patience, help="epochs without dev improvement")
+    p.add_argument("--text-field", default=defaults.text_field, help="JSON key or CSV column of the text")
+    p.add_argument("--label-field", default=defaults.label_field, help="JSON key or CSV column of the label")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad row instead of reporting it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="sentiment", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sentiment {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("data", help="fetch and split the review data (vaderSentiment 3.3.2 from PyPI)")
+    p.add_argument("--force", action="store_true", help="rebuild the split even if it exists")
+    _train_parser(sub)
+    p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores and confusion matrix as JSON")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--data", required=True, help="labelled JSONL/CSV/TSV file")
+    p.add_argument("--device", default=None)
+    p.add_argument("--text-field", default="text")
+    p.add_argument("--label-field", default="label")
+    p = sub.add_parser("predict", help="label, probabilities, tokens and attention matrix as JSON")
+    p.add_argument("texts", nargs="+", help="one or more texts")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--device", default=None)
+    p.add_argument("--no-attention", action="store_true", help="leave the attention matrix out")
+    p.add_argument("--plot", metavar="PNG", help="write the first text's attention heatmap to this PNG")
+    from .scoring import add_arguments
+
+    add_arguments(sub.add_parser("score", help="score large files offline (streaming, resumable, optional Dask)"))
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from .bundle import BundleError
+    from .data import DataError
+    from .device import DeviceError
+
+    try:
+        return COMMANDS[args.command](args) or 0
+    except (BundleError, DataError, DeviceError, ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"sentiment {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sentiment {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_data(args):
+    from .data import prepare
+
+    for name, count in prepare(force=args.force).items():
+        print(f"{name}: {count} records")
+
+
+def cmd_train(args):
+    from .train import TrainConfig, fit
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    options = {k: v for k, v in vars(args).items() if k in names}
+    if args.data == TrainConfig.data:
+        from .data import prepare
+
+        prepare()
+    fit(TrainConfig(progress=not args.no_progress, **options), log=lambda m: print(m, file=sys.stderr))
+
+
+def cmd_evaluate(args):
+    from .evaluation import evaluate
+    from .predictor import Predictor
+
+    predictor = Predictor.load(args.model, args.device)
+    result = evaluate(predictor, args.data, args.text_field, args.label_field, log=lambda m: print(m, file=sys.stderr))
+    result["model"] = predictor.version
+    print(json.dumps(result, indent=2))
+
+
+def cmd_predict(args):
+    from .jsonio import dumps
+    from .predictor import Predictor
+
+    predictor = Predictor.load(args.model, args.device)
+    results = predictor.explain(args.texts, attention=not args.no_attention or bool(args.plot))
+    if args.plot:
+        from .plot import attention_heatmap
+
+        attention_heatmap(results[0], args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    for result in results:
+        result["model"] = predictor.version
+        if args.no_attention:
+            result.pop("attention", None)
+    sys.stdout.buffer.write(dumps(results[0] if len(results) == 1 else results, indent=True) + b"\n")
+
+
+def cmd_score(args):
+    from .scoring import run
+
+    return run(args)
+
+
+COMMANDS = {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "score": cmd_score}

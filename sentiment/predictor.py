@@ -1,0 +1,113 @@
+"""Load a bundle once, then score texts: the one prediction path shared by the CLI, the service and the scorer."""
+import json
+import threading
+
+import gluonnlp as nlp
+import mxnet as mx
+import numpy as np
+
+from . import bundle
+from .batching import length_chunks, pad_batch
+from .device import describe, resolve_device
+from .model import RelationAttentionClassifier
+from .tokenizer import Tokenizer
+
+# Padded pairs (B*T*T) scored in one forward pass: bounds memory, since the pair grid grows with T^2.
+MAX_PAIRS = 1 << 17
+
+
+class Predictor:
+    """fit-free estimator face: predict / predict_proba on raw texts, plus tokens and attention."""
+
+    def __init__(self, model, vocab, tokenizer, labels, ctx, version, config, metrics, max_pairs=MAX_PAIRS):
+        self.model, self.vocab, self.tokenizer, self.labels = model, vocab, tokenizer, list(labels)
+        self.ctx, self.version, self.config, self.metrics = ctx, version, config, metrics
+        self.max_pairs = max_pairs
+        self._pad_id = vocab[vocab.padding_token]
+        self._lock = threading.Lock()  # one forward pass at a time: CachedOp state is not thread-safe
+
+    @classmethod
+    def load(cls, path, device=None):
+        """Verify and load a bundle; device is 'cpu', 'gpu', 'gpu:N' or None (GPU if present)."""
+        ctx = resolve_device(device)
+        manifest, config, metrics, vocab_json, weights = bundle.read(path)
+        vocab = nlp.Vocab.from_json(vocab_json)
+        model = build_model(config, len(vocab))
+        model.load_parameters(weights, ctx=ctx)
+        model.hybridize(static_alloc=True)
+        return cls(model, vocab, Tokenizer.from_dict(config["tokenizer"]), config["labels"], ctx,
+                   manifest["version"], config, metrics)
+
+    @property
+    def device(self):
+        return describe(self.ctx)
+
+    def tokenize(self, text):
+        """(tokens, truncated) exactly as in training."""
+        return self.tokenizer(text)
+
+    def predict_proba(self, texts):
+        """(N, C) class probabilities, columns in the order of `labels`."""
+        return np.stack([r["probabilities_array"] for r in self._run(self._tokenize_all(texts), False)])
+
+    def predict(self, texts):
+        """Predicted label for each text."""
+        return [self.labels[int(np.argmax(p))] for p in self.predict_proba(texts)]
+
+    def explain(self, texts, attention=True):
+        """One dict per text: label, probabilities, tokens, truncated and (optionally) the attention matrix.
+
+        attention[i][j] weighs the pair (tokens[i], tokens[j]); the matrix sums to 1.
+        """
+        return self.explain_tokenized(self._tokenize_all(texts), attention)
+
+    def explain_tokenized(self, tokenized, attention=True):
+        """Like `explain`, for [(tokens, truncated), ...] from `tokenize` (each with at least one token)."""
+        results = []
+        for result in self._run(tokenized, attention):
+            probs = result.pop("probabilities_array")
+            result["label"] = self.labels[int(np.argmax(probs))]
+            result["probabilities"] = {label: float(p) for label, p in zip(self.labels, probs)}
+            results.append(result)
+        return results
+
+    def _tokenize_all(self, texts):
+        if isinstance(texts, str):
+            raise TypeError("texts must be a list of strings, not a single string")
+        tokenized = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{index}] must be a string, got {type(text).__name__}")
+            tokens, truncated = self.tokenizer(text)
+            if not tokens:
+                raise ValueError(f"texts[{index}] has no tokens (empty or whitespace-only text)")
+            tokenized.append((tokens, truncated))
+        return tokenized
+
+    def _run(self, tokenized, attention):
+        """Score in length-sorted chunks; results come back in input order."""
+        results = [None] * len(tokenized)
+        lengths = [len(tokens) for tokens, _ in tokenized]
+        for chunk in length_chunks(lengths, self.max_pairs):
+            ids = [self.vocab[tokenized[i][0]] for i in chunk]
+            tokens, mask = pad_batch(ids, self._pad_id)
+            with self._lock:
+                logits, att = self.model(mx.nd.array(tokens, ctx=self.ctx), mx.nd.array(mask, ctx=self.ctx))
+                probs = mx.nd.softmax(logits).asnumpy()
+                att = att.asnumpy() if attention else None
+            for row, i in enumerate(chunk):
+                toks, truncated = tokenized[i]
+                result = {"tokens": toks, "truncated": truncated, "probabilities_array": probs[row]}
+                if attention:
+                    n = len(toks)
+                    result["attention"] = np.ascontiguousarray(att[row, :n, :n])
+                results[i] = result
+        return results
+
+
+def build_model(config, vocab_size):
+    """A fresh, uninitialised classifier with the sizes recorded in `config`."""
+    sizes = config["model"]
+    return RelationAttentionClassifier(vocab_size, len(config["labels"]), embed_size=sizes["embed_size"],
+                                       hidden_size=sizes["hidden_size"], classifier_size=sizes["classifier_size"],
+                                       dropout=sizes.get("dropout", 0.0))

@@ -1,0 +1,58 @@
+"""Deterministic tokenizer matched to GloVe 6B (lower-case, PTB-style clitics).
+
+Its settings are a plain dict stored in the model bundle, so a loaded bundle
+tokenizes exactly as training did.
+"""
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+
+# Quote variants folded to the two ASCII quotes that GloVe knows.
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'", "`": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+_CLITIC = re.compile(r"(?<=[^\W_])(n't|'(?:s|re|ve|ll|d|m))\b")
+_TOKEN = re.compile(r"""
+      n't | '(?:s|re|ve|ll|d|m)\b      # clitics split off by _CLITIC
+    | \d+(?:[.,:]\d+)+                  # 1,000  1.5  10:30
+    | (?:[^\W\d_]\.){2,}                # u.s.  j.r.r.
+    | [^\W_]+(?:-[^\W_]+)*              # words, hyphenated words kept whole
+    | \.{2,} | -{2,} | !+ | \?+          # runs of punctuation that GloVe has as tokens
+    | [^\w\s]                           # any other symbol, one at a time
+""", re.VERBOSE)
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """Text -> list of tokens; `max_len` clips long texts (callers are told via `truncated`)."""
+
+    max_len: int = 64
+    lowercase: bool = True
+    normalization: str = "NFKC"
+    version: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.max_len, int) or self.max_len < 1:
+            raise ValueError(f"max_len must be a positive integer, got {self.max_len!r}")
+
+    def normalize(self, text):
+        """Unicode-normalise, fold quotes, and blank out control/format/surrogate code points."""
+        text = unicodedata.normalize(self.normalization, text.encode("utf-8", "replace").decode("utf-8"))
+        text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+        text = text.translate(_QUOTES).replace("''", '"')
+        return text.lower() if self.lowercase else text
+
+    def split(self, text):
+        """All tokens of `text`, unclipped."""
+        return _TOKEN.findall(_CLITIC.sub(r" \1", self.normalize(text)))
+
+    def __call__(self, text):
+        """Return (tokens, truncated): at most `max_len` tokens."""
+        tokens = self.split(text)
+        return tokens[: self.max_len], len(tokens) > self.max_len
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, settings):
+        return cls(**settings)

@@ -1,0 +1,145 @@
+"""Flask application factory: one place that reads settings, loads the model and registers the routes."""
+import logging
+
+import orjson
+from flask import Flask, Response, current_app, request, send_from_directory
+
+from sentiment.bundle import BundleError
+from sentiment.jsonio import dumps
+from sentiment.predictor import Predictor
+
+from . import errors, metrics, settings
+from .errors import ApiError
+from .openapi import SPEC
+
+log = logging.getLogger("sentiment.service")
+
+
+def create_app(config=None):
+    """Build the app. `config` overrides the environment (see service/settings.py).
+
+    A bundle that fails verification leaves the app up but not ready (/ready answers 503 and
+    the log says what is wrong); a device asked for but absent raises, so the worker does not start.
+    """
+    app = Flask(__name__, static_folder=None)
+    app.config.update(settings.from_environment())
+    app.config.update(config or {})
+    app.json.sort_keys = False
+    errors.register(app)
+    metrics.register(app)
+    app.extensions["predictor"] = None
+    app.extensions["load_error"] = None
+    try:
+        predictor = Predictor.load(app.config["MODEL_PATH"], app.config["DEVICE"])
+    except BundleError as exc:
+        app.extensions["load_error"] = str(exc)
+        log.error("model not loaded, not ready: %s", exc)
+    else:
+        app.extensions["predictor"] = predictor
+        metrics.MODEL_INFO.labels(predictor.version, predictor.device).set(1)
+        log.info("model %s loaded from %s on device %s", predictor.version, app.config["MODEL_PATH"],
+                 predictor.device)
+    register_routes(app)
+    return app
+
+
+def json_response(obj, status=200):
+    return Response(dumps(obj), status=status, mimetype="application/json")
+
+
+def predictor_or_503():
+    predictor = current_app.extensions["predictor"]
+    if predictor is None:
+        raise ApiError(503, "not_ready", f"model not loaded: {current_app.extensions['load_error']}")
+    return predictor
+
+
+def parse_request():
+    """(texts, single, attention) from a JSON or text/plain body; raises ApiError with the right status."""
+    mimetype = request.mimetype
+    body = request.get_data(cache=False)
+    if mimetype == "text/plain":
+        try:
+            return [body.decode("utf-8")], True, True
+        except UnicodeDecodeError:
+            raise ApiError(400, "bad_request", "body is not valid UTF-8") from None
+    if mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type",
+                       f"Content-Type must be application/json or text/plain, got {mimetype or 'none'!r}")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "bad_request", f"invalid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "bad_request", 'body must be a JSON object such as {"text": "..."}')
+    attention = payload.get("attention", True)
+    if not isinstance(attention, bool):
+        raise ApiError(400, "bad_request", '"attention" must be true or false')
+    if ("text" in payload) == ("texts" in payload):
+        raise ApiError(400, "bad_request", 'give exactly one of "text" (a string) or "texts" (a list of strings)')
+    if "text" in payload:
+        if not isinstance(payload["text"], str):
+            raise ApiError(400, "bad_request", f'"text" must be a string, got {type(payload["text"]).__name__}')
+        return [payload["text"]], True, attention
+    texts = payload["texts"]
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise ApiError(400, "bad_request", '"texts" must be a list of strings')
+    limit = current_app.config["MAX_TEXTS"]
+    if not 1 <= len(texts) <= limit:
+        raise ApiError(422, "unprocessable", f'"texts" must hold 1 to {limit} texts, got {len(texts)}')
+    return texts, False, attention
+
+
+def register_routes(app):
+    @app.get("/health")
+    def health():
+        return json_response({"status": "alive"})
+
+    @app.get("/ready")
+    def ready():
+        if current_app.extensions["predictor"] is None:
+            return json_response({"status": "not ready", "reason": current_app.extensions["load_error"]}, 503)
+        return json_response({"status": "ready", "model": current_app.extensions["predictor"].version})
+
+    @app.get("/model")
+    def model():
+        p = predictor_or_503()
+        return json_response({
+            "version": p.version, "labels": p.labels, "max_length": p.tokenizer.max_len, "device": p.device,
+            "path": current_app.config["MODEL_PATH"], "config": p.config,
+            "training": {k: p.metrics.get(k) for k in ("data", "dev_accuracy", "best_epoch", "train_seconds",
+                                                       "vocab_size", "glove_coverage")},
+            "metrics": p.metrics.get("evaluation", {}),
+        })
+
+    @app.post("/predict")
+    def predict():
+        p = predictor_or_503()
+        texts, single, attention = parse_request()
+        max_chars = current_app.config["MAX_TEXT_CHARS"]
+        tokenized = []
+        for index, text in enumerate(texts):
+            tokens, truncated = p.tokenize(text[:max_chars])
+            if not tokens:
+                where = "text" if single else f"texts[{index}]"
+                raise ApiError(422, "unprocessable", f"{where} is empty or has no words")
+            tokenized.append((tokens, truncated or len(text) > max_chars))
+        metrics.BATCH_SIZE.observe(len(texts))
+        results = p.explain_tokenized(tokenized, attention=attention)
+        answers = [{"label": r["label"], "probabilities": r["probabilities"], "tokens": r["tokens"],
+                    **({"attention": r["attention"]} if attention else {}), "truncated": r["truncated"],
+                    "model": p.version} for r in results]
+        return json_response(answers[0] if single else {"predictions": answers, "model": p.version})
+
+    @app.get("/metrics")
+    def prometheus():
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
+
+    @app.get("/openapi.json")
+    def openapi():
+        return json_response(SPEC)
+
+    @app.get("/")
+    def index():
+        return send_from_directory(app.root_path + "/static", "index.html")

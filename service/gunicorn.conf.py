@@ -1,0 +1,40 @@
+"""gunicorn settings, all from the environment.
+
+SENTIMENT_BIND (default 127.0.0.1:8000; the container sets 0.0.0.0:8000), SENTIMENT_WORKERS
+(default: one per core), SENTIMENT_THREADS (default 4), SENTIMENT_TIMEOUT (default 30 s).
+Each worker loads the model itself (no preload: workers forked after MXNet has run are
+single-threaded), with OMP_NUM_THREADS = cores / workers so the workers do not fight over cores.
+"""
+import os
+import shutil
+import tempfile
+
+_cores = len(os.sched_getaffinity(0))
+
+bind = os.environ.get("SENTIMENT_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("SENTIMENT_WORKERS", _cores))
+threads = int(os.environ.get("SENTIMENT_THREADS", 4))
+worker_class = "gthread"
+timeout = int(os.environ.get("SENTIMENT_TIMEOUT", 30))
+graceful_timeout = 30
+keepalive = 5
+preload_app = False
+accesslog = os.environ.get("SENTIMENT_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("SENTIMENT_LOG_LEVEL", "info")
+limit_request_line = 8190
+limit_request_fields = 100
+
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores // max(1, workers))))
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sentiment-prometheus-")
+
+
+def on_exit(server):
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,91 @@
+"""The OpenAPI 3 description of every endpoint (served at /openapi.json; tests keep it true)."""
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _errors(*statuses):
+    text = {400: "Bad JSON or wrong types", 413: "Body too large", 415: "Wrong content type",
+            422: "Empty text or too many texts", 503: "Model not loaded", 405: "Method not allowed"}
+    return {str(s): {"description": text[s], "content": {"application/json": {"schema": _ERROR}}} for s in statuses}
+
+
+def _json(schema, description="OK"):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_PREDICTION = {
+    "type": "object",
+    "required": ["label", "probabilities", "tokens", "truncated", "model"],
+    "properties": {
+        "label": {"type": "string"},
+        "probabilities": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
+        "tokens": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "attention": {
+            "description": "len(tokens) x len(tokens). attention[i][j] weighs the word pair (tokens[i], tokens[j]), "
+                           "whose input is [x_i; x_j]; all entries sum to 1. Left out when the request says "
+                           '"attention": false.',
+            "type": "array", "items": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
+        },
+        "truncated": {"type": "boolean", "description": "true when the text was clipped to the model's max length"},
+        "model": {"type": "string", "description": "model version"},
+    },
+}
+
+SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "Sentiment with word-pair attention", "version": "1.0.0",
+             "description": "A relation-network self-attention classifier; every answer shows the word pairs it "
+                            "looked at."},
+    "paths": {
+        "/predict": {"post": {
+            "summary": "Label one text or a batch, with the word-pair attention matrix",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"oneOf": [
+                    {"type": "object", "required": ["text"], "additionalProperties": False,
+                     "properties": {"text": {"type": "string"}, "attention": {"type": "boolean"}}},
+                    {"type": "object", "required": ["texts"], "additionalProperties": False,
+                     "properties": {"texts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                                    "attention": {"type": "boolean"}}},
+                ]}},
+                "text/plain": {"schema": {"type": "string"}},
+            }},
+            "responses": {
+                "200": _json({"oneOf": [
+                    {"$ref": "#/components/schemas/Prediction"},
+                    {"type": "object", "required": ["predictions", "model"], "properties": {
+                        "predictions": {"type": "array", "items": {"$ref": "#/components/schemas/Prediction"}},
+                        "model": {"type": "string"}}},
+                ]}, "One prediction for {text}, or {predictions: [...]} in order for {texts}"),
+                **_errors(400, 413, 415, 422, 503),
+            },
+        }},
+        "/health": {"get": {"summary": "Liveness", "responses": {"200": _json(
+            {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}})}}},
+        "/ready": {"get": {"summary": "Readiness: the bundle is loaded and verified", "responses": {
+            "200": _json({"type": "object", "required": ["status", "model"],
+                          "properties": {"status": {"type": "string"}, "model": {"type": "string"}}}),
+            "503": _json({"type": "object", "required": ["status", "reason"],
+                          "properties": {"status": {"type": "string"}, "reason": {"type": "string"}}},
+                         "Not ready; reason says what is wrong with the bundle"),
+        }}},
+        "/model": {"get": {"summary": "The model being served", "responses": {
+            "200": _json({"type": "object", "required": ["version", "labels", "max_length", "device"], "properties": {
+                "version": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}},
+                "max_length": {"type": "integer"}, "device": {"type": "string"}, "path": {"type": "string"},
+                "config": {"type": "object"}, "training": {"type": "object"}, "metrics": {"type": "object"}}}),
+            **_errors(503),
+        }}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
+            "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+        }}},
+        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
+        "/": {"get": {"summary": "Demo page: type a review, see the label and the attention heatmap", "responses": {
+            "200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
+    },
+    "components": {"schemas": {
+        "Prediction": _PREDICTION,
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+    }},
+}

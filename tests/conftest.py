@@ -1,0 +1,23 @@
+import pytest
+
+from sentiment.train import TrainConfig, fit
+from tests.helpers import make_reviews, write_jsonl
+
+SMALL = dict(embeddings="random", embed_size=16, hidden_size=16, classifier_size=16, epochs=6, batch_size=16,
+             lr=0.01, max_len=24, glove_vocab=0, dropout=0.0, patience=6, progress=False)
+
+
+@pytest.fixture(scope="session")
+def labelled_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("labelled")
+    return (write_jsonl(folder / "train.jsonl", make_reviews(240, seed=1)),
+            write_jsonl(folder / "dev.jsonl", make_reviews(60, seed=2)))
+
+
+@pytest.fixture(scope="session")
+def small_bundle(tmp_path_factory, labelled_files):
+    """A small model trained once per test session on the synthetic reviews (a few seconds)."""
+    out = tmp_path_factory.mktemp("models") / "small"
+    fit(TrainConfig(data=str(labelled_files[0]), dev=str(labelled_files[1]), out=str(out), seed=3, **SMALL),
+        log=lambda message: None)
+    return out

@@ -1,0 +1,98 @@
+"""Self-written test data and a real gunicorn launcher, shared by the tests."""
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = ["wonderful", "brilliant", "moving", "delightful", "charming", "superb", "gripping", "lovely", "fresh", "smart"]
+BAD = ["dull", "awful", "boring", "clumsy", "tedious", "messy", "bland", "painful", "stale", "lifeless"]
+NOUNS = ["film", "story", "cast", "script", "ending", "score", "plot", "direction", "acting", "pacing"]
+TEMPLATES = ["the {noun} is {adj} .", "a {adj} {noun} , really {adj} .", "what a {adj} {noun} !",
+             "i found the {noun} {adj} and the {noun2} {adj2} .", "{adj} from start to finish ."]
+
+
+def make_reviews(n, seed, labels=("negative", "positive")):
+    """n synthetic one-sentence reviews whose adjectives carry the label (words written for these tests)."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        positive = rng.random() < 0.5
+        words = GOOD if positive else BAD
+        text = rng.choice(TEMPLATES).format(noun=rng.choice(NOUNS), noun2=rng.choice(NOUNS), adj=rng.choice(words),
+                                            adj2=rng.choice(words))
+        rows.append({"text": text, "label": labels[int(positive)]})
+    return rows
+
+
+def write_jsonl(path, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args, check=True, timeout=600, **kwargs):
+    """`python -m sentiment ARGS` in the repository root; returns the CompletedProcess."""
+    result = subprocess.run([sys.executable, "-m", "sentiment", *map(str, args)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"sentiment {args} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+class Gunicorn:
+    """A real gunicorn serving service.wsgi:app on a free 127.0.0.1 port."""
+
+    def __init__(self, model, workers=2, threads=4, extra_env=None, log_path=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, SENTIMENT_MODEL=str(model), SENTIMENT_BIND=f"127.0.0.1:{self.port}",
+                   SENTIMENT_WORKERS=str(workers), SENTIMENT_THREADS=str(threads), PYTHONPATH=str(ROOT))
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update(extra_env or {})
+        self.log_path = log_path
+        self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py",
+                                         "service.wsgi:app"], cwd=ROOT, env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+
+    def wait(self, path="/health", status=200, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {self.process.returncode}: {self.read_log()}")
+            try:
+                if requests.get(self.url + path, timeout=2).status_code == status:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"gunicorn did not answer {status} on {path} in {timeout}s: {self.read_log()}")
+
+    def read_log(self):
+        return Path(self.log_path).read_text(errors="replace") if self.log_path else ""
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log_path:
+            self.log.close()

@@ -1,0 +1,51 @@
+import gzip
+
+import pytest
+
+from sentiment.data import DataError, load_labelled
+from sentiment.readers import BadRecord, Record, iter_records
+
+
+def records(path, **kwargs):
+    return [(type(r).__name__, r.line, getattr(r, "text", None) or getattr(r, "reason")) for r in
+            iter_records(path, **kwargs)]
+
+
+def test_csv_reports_each_bad_row_with_its_line(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(b'text,label\n"good, fine",pos\n"broken "quote,neg\n\xff\xfe,neg\n"two\nlines",pos\n'
+                     b'one column\n,pos\n')
+    got = records(path, keep_fields=("label",))
+    assert got == [("Record", 2, "good, fine"), ("BadRecord", 3, "broken CSV quoting: ',' expected after '\"'"),
+                   ("BadRecord", 4, "invalid UTF-8 at byte 0"), ("Record", 5, "two\nlines"),
+                   ("BadRecord", 7, "expected 2 columns, got 1"), ("BadRecord", 8, "missing 'text'")]
+
+
+def test_jsonl_tsv_txt_and_gzip(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"text": "hi", "label": 1}\n\n[1]\n{"text": 5, "label": 1}\n{bad\n')
+    assert [r[0] for r in records(tmp_path / "a.jsonl", keep_fields=("label",))] == [
+        "Record", "BadRecord", "BadRecord", "BadRecord"]
+    with gzip.open(tmp_path / "b.tsv.gz", "wt") as f:
+        f.write("label\ttext\nneg\tso bad\n")
+    (rec,) = iter_records(tmp_path / "b.tsv.gz", keep_fields=("label",))
+    assert isinstance(rec, Record) and rec.text == "so bad" and rec.fields == {"label": "neg"}
+    (tmp_path / "c.txt").write_text("first\n\nthird\n")
+    assert [(r.line, r.text) for r in iter_records(tmp_path / "c.txt")] == [(1, "first"), (2, ""), (3, "third")]
+
+
+def test_missing_header_column_is_an_error(tmp_path):
+    (tmp_path / "x.csv").write_text("body,label\nhi,pos\n")
+    with pytest.raises(ValueError, match="no column 'text'"):
+        list(iter_records(tmp_path / "x.csv", keep_fields=("label",)))
+
+
+def test_load_labelled_reports_unknown_labels_and_strict_mode(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "good", "label": "pos"}\n{"text": "meh", "label": "neutral"}\n'
+                    '{"text": "  ", "label": "neg"}\n{"text": "bad", "label": 0}\n')
+    reports = []
+    texts, labels, bad = load_labelled(path, labels={"pos", "neg", "0"}, report=reports.append)
+    assert texts == ["good", "bad"] and labels == ["pos", "0"]
+    assert [b.line for b in bad] == [2, 3] and "unknown label 'neutral'" in reports[0] and f"{path}:2" in reports[0]
+    with pytest.raises(DataError, match=r"d.jsonl:2: unknown label"):
+        load_labelled(path, labels={"pos", "neg", "0"}, strict=True)

@@ -1,0 +1,121 @@
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from sentiment import bundle
+from sentiment.bundle import BundleError
+from sentiment.predictor import Predictor
+from sentiment.train import TrainConfig, fit
+from tests.conftest import SMALL
+from tests.helpers import make_reviews, run_cli, write_jsonl
+
+
+def test_small_model_learns_and_bundle_holds_everything(small_bundle, labelled_files):
+    files = sorted(p.name for p in small_bundle.resolve().iterdir())
+    assert files == ["config.json", "manifest.json", "metrics.json", "vocab.json", "weights.params"]
+    predictor = Predictor.load(small_bundle)
+    assert predictor.labels == ["negative", "positive"] and predictor.device == "cpu"
+    assert predictor.predict(["what a wonderful film , superb !", "a dull , tedious script ."]) == [
+        "positive", "negative"]
+    metrics = json.loads((small_bundle / "metrics.json").read_text())
+    assert metrics["dev_accuracy"] >= 0.9
+    assert metrics["data"]["train"]["sha256"] == bundle.sha256_file(labelled_files[0])
+    config = json.loads((small_bundle / "config.json").read_text())
+    assert config["tokenizer"]["max_len"] == 24
+
+
+def test_loaded_bundle_tokenizes_as_training_did(small_bundle):
+    predictor = Predictor.load(small_bundle)
+    tokens, truncated = predictor.tokenize(" ".join(["word"] * 30))
+    assert len(tokens) == 24 and truncated
+    result = predictor.explain(["the plot is lovely ."])[0]
+    assert result["tokens"] == ["the", "plot", "is", "lovely", "."]
+    assert result["attention"].shape == (5, 5) and abs(result["attention"].sum() - 1) < 1e-5
+    assert abs(sum(result["probabilities"].values()) - 1) < 1e-5
+
+
+def test_same_seed_same_model(tmp_path, labelled_files):
+    versions = []
+    for name in ("a", "b"):
+        version, _ = fit(TrainConfig(data=str(labelled_files[0]), dev=str(labelled_files[1]), out=str(tmp_path / name),
+                                     seed=11, **dict(SMALL, epochs=2)), log=lambda m: None)
+        versions.append(version)
+    a, b = (Predictor.load(tmp_path / n) for n in "ab")
+    np.testing.assert_array_equal(a.predict_proba(["a fresh plot ."]), b.predict_proba(["a fresh plot ."]))
+    assert versions[0] == versions[1]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("flip", "weights.params is corrupted"),
+    ("missing", "vocab.json is missing"),
+    ("manifest", "config.json is corrupted"),
+    ("no_manifest", "manifest.json is missing"),
+])
+def test_corrupted_bundle_is_refused(tmp_path, small_bundle, damage, message):
+    broken = tmp_path / "broken"
+    shutil.copytree(small_bundle.resolve(), broken)
+    if damage == "flip":
+        raw = bytearray((broken / "weights.params").read_bytes())
+        raw[len(raw) // 2] ^= 0x01
+        (broken / "weights.params").write_bytes(bytes(raw))
+    elif damage == "missing":
+        (broken / "vocab.json").unlink()
+    elif damage == "manifest":
+        manifest = json.loads((broken / "manifest.json").read_text())
+        manifest["files"]["config.json"] = "0" * 64
+        (broken / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        (broken / "manifest.json").unlink()
+    with pytest.raises(BundleError, match=message):
+        Predictor.load(broken)
+    result = run_cli("predict", "--model", broken, "nice", check=False)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_failed_save_leaves_the_previous_bundle_intact(tmp_path, small_bundle):
+    out = tmp_path / "model"
+    shutil.copytree(small_bundle.resolve(), tmp_path / "v1")
+    bundle.point(out, tmp_path / "v1")
+
+    def crash(path):
+        open(path, "wb").write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        bundle.save(out, crash, "{}", {}, {})
+    assert bundle.verify(out)["version"] == bundle.verify(small_bundle)["version"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".model")]
+
+
+def test_cli_train_evaluate_predict(tmp_path, labelled_files):
+    csv_path = tmp_path / "mine.csv"
+    rows = make_reviews(160, seed=5, labels=(0, 1))
+    csv_path.write_text("review,stars\n" + "".join(f"\"{r['text']}\",{r['label']}\n" for r in rows) + "oops\n")
+    dev = write_jsonl(tmp_path / "dev.jsonl", [{"review": r["text"], "stars": r["label"]} for r in make_reviews(40, 6, (0, 1))])
+    out = tmp_path / "cli-model"
+    result = run_cli("train", "--data", csv_path, "--dev", dev, "--out", out, "--epochs", 3, "--embeddings", "random",
+                     "--embed-size", 8, "--hidden-size", 8, "--classifier-size", 8, "--lr", 0.01, "--text-field",
+                     "review", "--label-field", "stars", "--no-progress")
+    assert f"{csv_path}:162: skipped: expected 2 columns, got 1" in result.stderr
+    assert (out / "manifest.json").exists()
+    strict = run_cli("train", "--data", csv_path, "--dev", dev, "--out", tmp_path / "x", "--text-field", "review",
+                     "--label-field", "stars", "--embeddings", "random", "--strict", "--no-progress", check=False)
+    assert strict.returncode == 2 and "mine.csv:162" in strict.stderr and not (tmp_path / "x").exists()
+    report = json.loads(run_cli("evaluate", "--model", out, "--data", dev, "--text-field", "review",
+                                "--label-field", "stars").stdout)
+    assert set(report) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    assert report["n"] == 40 and sum(map(sum, report["confusion_matrix"]["rows_true_columns_predicted"])) == 40
+    answer = json.loads(run_cli("predict", "--model", out, "superb acting", "--plot", tmp_path / "p.png").stdout)
+    assert answer["label"] in ("0", "1") and answer["tokens"] == ["superb", "acting"]
+    assert len(answer["attention"]) == 2 and all(len(row) == 2 for row in answer["attention"])
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_options_are_validated():
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="embed_size must be 50 with GloVe"):
+        TrainConfig(embed_size=10)
