@@ -29,12 +29,12 @@ class RelationAttentionEncoder(HybridBlock):
             self.embedding = nn.Embedding(vocab_size, embed_size)
             self.dropout = nn.Dropout(dropout)
             # W1 split into the halves acting on x_i (with the bias) and on x_j.
-            self.pair_first = nn.Dense(hidden_size, flatten=False)
-            self.pair_second = nn.Dense(hidden_size, flatten=False, use_bias=False)
-            self.pair_out = nn.Dense(hidden_size, flatten=False, activation="relu")
+            self.pair_first = nn.Dense(hidden_size, flatten=False, in_units=embed_size)
+            self.pair_second = nn.Dense(hidden_size, flatten=False, use_bias=False, in_units=embed_size)
+            self.pair_out = nn.Dense(hidden_size, flatten=False, activation="relu", in_units=hidden_size)
             # The score network's Dense(1) split the same way.
-            self.score_first = nn.Dense(1, flatten=False)
-            self.score_second = nn.Dense(1, flatten=False, use_bias=False)
+            self.score_first = nn.Dense(1, flatten=False, in_units=embed_size)
+            self.score_second = nn.Dense(1, flatten=False, use_bias=False, in_units=embed_size)
 
     def hybrid_forward(self, F, tokens, mask):
         x = self.dropout(self.embedding(tokens))                          # (B, T, E)
@@ -62,8 +62,8 @@ class RelationAttentionClassifier(HybridBlock):
         with self.name_scope():
             self.encoder = RelationAttentionEncoder(vocab_size, embed_size, hidden_size, dropout)
             self.classifier = nn.HybridSequential()
-            self.classifier.add(nn.Dense(classifier_size, activation="relu"), nn.Dropout(dropout),
-                                nn.Dense(num_classes))
+            self.classifier.add(nn.Dense(classifier_size, activation="relu", in_units=hidden_size),
+                                nn.Dropout(dropout), nn.Dense(num_classes, in_units=classifier_size))
 
     def hybrid_forward(self, F, tokens, mask):
         sentence, attention = self.encoder(tokens, mask)

@@ -21,6 +21,7 @@ def create_app(config=None):
     A bundle that fails verification leaves the app up but not ready (/ready answers 503 and
     the log says what is wrong); a device asked for but absent raises, so the worker does not start.
     """
+    _use_gunicorn_logging()
     app = Flask(__name__, static_folder=None)
     app.config.update(settings.from_environment())
     app.config.update(config or {})
@@ -41,6 +42,16 @@ def create_app(config=None):
                  predictor.device)
     register_routes(app)
     return app
+
+
+def _use_gunicorn_logging():
+    """Under gunicorn, log through its error log; otherwise to stderr."""
+    gunicorn_log = logging.getLogger("gunicorn.error")
+    if gunicorn_log.handlers:
+        log.handlers, log.propagate = gunicorn_log.handlers, False
+        log.setLevel(gunicorn_log.level)
+    elif not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO)
 
 
 def json_response(obj, status=200):

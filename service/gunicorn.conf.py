@@ -24,6 +24,7 @@ errorlog = "-"
 loglevel = os.environ.get("SENTIMENT_LOG_LEVEL", "info")
 limit_request_line = 8190
 limit_request_fields = 100
+control_socket_disable = True  # no admin interface: reloads are signals (SIGHUP), not an open socket
 
 os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores // max(1, workers))))
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:

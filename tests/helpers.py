@@ -78,7 +78,7 @@ class Gunicorn:
             try:
                 if requests.get(self.url + path, timeout=2).status_code == status:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"gunicorn did not answer {status} on {path} in {timeout}s: {self.read_log()}")

@@ -1,0 +1,57 @@
+"""The demo page in real headless Chromium (Debian's chromium and chromium-driver)."""
+import os
+import shutil
+
+import pytest
+import requests
+
+from tests.helpers import ROOT, Gunicorn
+
+SENTENCE = "the script is dull and the ending is awful ."
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs Debian's chromium and chromium-driver (make test installs them as root)")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1400"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = Gunicorn(small_bundle, workers=1, log_path=tmp_path / "log").wait("/ready")
+    try:
+        browser.get(server.url + "/")
+        box = browser.find_element(By.ID, "text")
+        box.clear()
+        box.send_keys(SENTENCE)
+        browser.find_element(By.ID, "submit").click()
+        WebDriverWait(browser, 20).until(ready.visibility_of_element_located((By.ID, "label")))
+        WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "label").text)
+        expected = requests.post(server.url + "/predict", json={"text": SENTENCE}).json()
+        assert browser.find_element(By.ID, "label").text == expected["label"]
+        cells = browser.find_elements(By.CSS_SELECTOR, "#heatmap .cell")
+        tokens = browser.find_elements(By.CSS_SELECTOR, "#heatmap .col-label")
+        assert len(tokens) == 10 and len(cells) == len(tokens) ** 2
+        assert [t.get_attribute("textContent") for t in tokens][:3] == ["the", "script", "is"]
+        shots = ROOT / "artifacts"
+        shots.mkdir(exist_ok=True)
+        browser.save_screenshot(str(shots / "page.png"))  # kept out of git (.gitignore)
+        assert os.path.getsize(shots / "page.png") > 1000
+    finally:
+        server.stop()
