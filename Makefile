@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 MODEL ?= models/default
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup data model run test bench constraints clean
+.PHONY: setup browser data model run test bench constraints clean
 
 setup: $(VENV)/.installed
 
@@ -34,7 +34,14 @@ model: setup $(MODEL)/manifest.json
 run: model
 	SENTIMENT_MODEL=$(MODEL) $(VENV)/bin/gunicorn -c service/gunicorn.conf.py service.wsgi:app
 
-test: setup
+# The page test drives Debian's Chromium; install it when missing and we are root (else that test skips).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "chromium not installed: the browser test will be skipped"
+
+test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: model

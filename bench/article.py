@@ -5,6 +5,7 @@ It builds the full pair tensor with repeat + concat at a fixed sentence length, 
 `weighting="softmax"` weights by the returned softmax matrix, as the production model does.
 Kept for the equivalence test and for side-by-side benchmarks; not used in production.
 """
+import sentiment  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 from mxnet import nd
 from mxnet.gluon import Block, nn
 

@@ -34,12 +34,11 @@ class TrainConfig:
     embeddings: str = "glove"  # or "random"
     glove_vocab: int = 50000  # most frequent GloVe words added to the vocabulary, for words unseen in training
     freeze_embeddings: bool = False
+    embedding_lr_mult: float = 1.0  # the embeddings learn at lr * this (GloVe's geometry kept for rare words)
     embed_size: int = 50
     hidden_size: int = 128
     classifier_size: int = 128
     dropout: float = 0.5
-    word_dropout: float = 0.1  # share of training tokens replaced by <unk>, so unseen words are handled
-    ema: float = 0.995  # decay of the weight average that is evaluated and saved (0 disables it)
     weight_decay: float = 0.0
     patience: int = 3
     min_freq: int = 1
@@ -55,9 +54,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
-        for name in ("dropout", "word_dropout", "ema"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.embeddings not in ("glove", "random"):
             raise ValueError(f"embeddings must be 'glove' or 'random', got {self.embeddings!r}")
         if self.embeddings == "glove" and self.embed_size != 50:
@@ -77,25 +75,6 @@ def build_vocab(token_lists, min_freq, extra_words=()):
     counter.update({word: 1 for word in extra_words if word not in counter})
     return nlp.Vocab(counter, min_freq=1, unknown_token="<unk>", padding_token="<pad>",
                      bos_token=None, eos_token=None)
-
-
-class WeightAverage:
-    """Exponential moving average of the parameters; `swapped()` evaluates with the average in place."""
-
-    def __init__(self, params, decay):
-        self.params, self.decay = params, decay
-        self.shadow = {name: p.data().copy() for name, p in params.items()}
-
-    def update(self):
-        for name, p in self.params.items():
-            self.shadow[name] *= self.decay
-            self.shadow[name] += (1 - self.decay) * p.data()
-
-    def swap(self):
-        for name, p in self.params.items():
-            current = p.data().copy()
-            p.set_data(self.shadow[name])
-            self.shadow[name] = current
 
 
 def accuracy(model, batches, ctx):
@@ -154,6 +133,7 @@ def fit(config, log=print):
         model.encoder.embedding.weight.set_data(mx.nd.array(matrix, ctx=ctx))
     if config.freeze_embeddings:
         model.encoder.embedding.weight.grad_req = "null"
+    model.encoder.embedding.weight.lr_mult = config.embedding_lr_mult
     model.hybridize(static_alloc=True)
     trainer = gluon.Trainer(model.collect_params(), "adam",
                             {"learning_rate": config.lr, "wd": config.weight_decay})
@@ -162,8 +142,6 @@ def fit(config, log=print):
                                           num_buckets=8, shuffle=True)
 
     params = model.collect_params()
-    average = WeightAverage(params, config.ema) if config.ema else None
-    unk_id, rng = vocab[vocab.unknown_token], np.random.RandomState(config.seed)
     history, best, best_params, waited = [], -1.0, None, 0
     for epoch in range(1, config.epochs + 1):
         epoch_start, total_loss, seen = time.time(), 0.0, 0
@@ -171,21 +149,15 @@ def fit(config, log=print):
                        disable=not config.progress)
         for indices in batches:
             tokens, mask = pad_batch([train_ids[i] for i in indices], pad_id)
-            if config.word_dropout:
-                tokens[(rng.random_sample(tokens.shape) < config.word_dropout) & (mask > 0)] = unk_id
             y = mx.nd.array([train_y[i] for i in indices], ctx=ctx)
             with autograd.record():
                 logits, _ = model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))
                 loss = loss_fn(logits, y)
             loss.backward()
             trainer.step(len(indices))
-            if average:
-                average.update()
             total_loss += float(loss.sum().asscalar())
             seen += len(indices)
             batches.set_postfix(loss=f"{total_loss / seen:.4f}", dev_acc=f"{max(best, 0):.4f}")
-        if average:
-            average.swap()  # evaluate (and keep) the averaged weights
         dev_acc = accuracy(model, dev_batches, ctx)
         seconds = time.time() - epoch_start
         history.append({"epoch": epoch, "train_loss": round(total_loss / seen, 5), "dev_accuracy": round(dev_acc, 5),
@@ -195,8 +167,6 @@ def fit(config, log=print):
         if improved:
             best, waited = dev_acc, 0
             best_params = {name: p.data().copy() for name, p in params.items()}
-        if average:
-            average.swap()  # back to the raw weights to continue training
         if not improved:
             waited += 1
             if waited >= config.patience:
