@@ -1,5 +1,4 @@
 """Load a bundle once, then score texts: the one prediction path shared by the CLI, the service and the scorer."""
-import json
 import threading
 
 import gluonnlp as nlp

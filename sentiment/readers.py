@@ -5,9 +5,9 @@ number and the reason, so callers can report every problem and drop nothing sile
 """
 import csv
 import gzip
-import io
 import json
 import sys
+import zlib
 from dataclasses import dataclass, field
 
 FORMATS = ("txt", "jsonl", "csv", "tsv")
@@ -40,13 +40,10 @@ def detect_format(path):
 
 
 def open_binary(path):
-    """A binary stream for a path, a .gz path, or '-' (stdin)."""
+    """A binary stream for a path, a .gz path (decompressed), or '-' (stdin)."""
     if str(path) == "-":
         return sys.stdin.buffer
-    raw = open(path, "rb")
-    if raw.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)
-    return raw
+    return gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
 
 
 def _decoded_lines(stream, source):
@@ -58,12 +55,11 @@ def _decoded_lines(stream, source):
             yield number, BadRecord(source, number, f"invalid UTF-8 at byte {exc.start}")
 
 
-def iter_records(path, text_field="text", keep_fields=(), fmt=None, skip=0):
+def iter_records(path, text_field="text", keep_fields=(), fmt=None):
     """Yield a Record or BadRecord for every record of `path`, in order.
 
     text_field: JSON key or CSV/TSV column holding the text (ignored for txt).
     keep_fields: other keys/columns copied into Record.fields (missing ones are errors).
-    skip: number of leading records to pass over without yielding (used to resume).
     """
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
@@ -75,9 +71,10 @@ def iter_records(path, text_field="text", keep_fields=(), fmt=None, skip=0):
             records = _csv_records(lines, source, "," if fmt == "csv" else "\t", text_field, keep_fields)
         else:
             records = _line_records(lines, source, fmt, text_field, keep_fields)
-        for index, record in enumerate(records):
-            if index >= skip:
-                yield record
+        try:
+            yield from records
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise ValueError(f"{source}: corrupt gzip data ({exc})") from None
 
 
 def _line_records(lines, source, fmt, text_field, keep_fields):

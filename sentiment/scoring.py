@@ -145,11 +145,14 @@ class Writer:
     def _csv_line(row):
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerow(row)
-        return buffer.getvalue().encode("utf-8")
+        return buffer.getvalue().encode("utf-8", "replace")  # a lone surrogate (from JSON input) becomes '?'
 
     def _format(self, record):
         if self.fmt == "jsonl":
-            return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+            try:
+                return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+            except UnicodeEncodeError:  # lone surrogates from JSON input: keep them, as JSON escapes
+                return (json.dumps(record) + "\n").encode("ascii")
         probabilities = record.get("probabilities", {})
         row = [record["id"], record["source"], record["line"], record.get("label", ""),
                *[probabilities.get(label, "") for label in self.labels], record.get("truncated", ""),

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 # Quote variants folded to the two ASCII quotes that GloVe knows.
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'", "`": "'",
                          "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+_CATEGORY_MAP = {"Cc": " ", "Cf": ""}  # controls -> space; format characters (ZWSP, BOM, bidi marks) -> removed
 _CLITIC = re.compile(r"(?<=[^\W_])(n't|'(?:s|re|ve|ll|d|m))\b")
 _TOKEN = re.compile(r"""
       n't | '(?:s|re|ve|ll|d|m)\b      # clitics split off by _CLITIC
@@ -35,9 +36,12 @@ class Tokenizer:
             raise ValueError(f"max_len must be a positive integer, got {self.max_len!r}")
 
     def normalize(self, text):
-        """Unicode-normalise, fold quotes, and blank out control/format/surrogate code points."""
+        """Unicode-normalise, fold quotes; controls become spaces, invisible format characters go.
+
+        Lone surrogates (possible from JSON) become '?', so answers are always valid UTF-8.
+        """
         text = unicodedata.normalize(self.normalization, text.encode("utf-8", "replace").decode("utf-8"))
-        text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+        text = "".join(_CATEGORY_MAP.get(unicodedata.category(c), c) for c in text)
         text = text.translate(_QUOTES).replace("''", '"')
         return text.lower() if self.lowercase else text
 

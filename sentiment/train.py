@@ -3,7 +3,6 @@ import collections
 import random
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import gluonnlp as nlp
 import mxnet as mx
@@ -16,7 +15,7 @@ from . import data as datasets
 from .batching import pad_batch
 from .device import describe, resolve_device
 from .embeddings import embedding_matrix, load_glove
-from .predictor import Predictor, build_model
+from .predictor import build_model
 from .tokenizer import Tokenizer
 
 

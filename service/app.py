@@ -9,6 +9,7 @@ from sentiment.jsonio import dumps
 from sentiment.predictor import Predictor
 
 from . import errors, metrics, settings
+from .batcher import MicroBatcher
 from .errors import ApiError
 from .openapi import SPEC
 
@@ -37,6 +38,8 @@ def create_app(config=None):
         log.error("model not loaded, not ready: %s", exc)
     else:
         app.extensions["predictor"] = predictor
+        app.extensions["scorer"] = (MicroBatcher(predictor, app.config["MAX_TEXTS"], app.config["MICROBATCH_WAIT_MS"])
+                                    if app.config["MICROBATCH"] else predictor)
         metrics.MODEL_INFO.labels(predictor.version, predictor.device).set(1)
         log.info("model %s loaded from %s on device %s", predictor.version, app.config["MODEL_PATH"],
                  predictor.device)
@@ -136,7 +139,7 @@ def register_routes(app):
                 raise ApiError(422, "unprocessable", f"{where} is empty or has no words")
             tokenized.append((tokens, truncated or len(text) > max_chars))
         metrics.BATCH_SIZE.observe(len(texts))
-        results = p.explain_tokenized(tokenized, attention=attention)
+        results = current_app.extensions["scorer"].explain_tokenized(tokenized, attention=attention)
         answers = [{"label": r["label"], "probabilities": r["probabilities"], "tokens": r["tokens"],
                     **({"attention": r["attention"]} if attention else {}), "truncated": r["truncated"],
                     "model": p.version} for r in results]

@@ -13,6 +13,9 @@ def _json(schema, description="OK"):
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+# A text must hold a word: empty, whitespace-only and control-character-only texts are answered 422.
+_TEXT = {"type": "string", "pattern": "[^\\s\\x00-\\x1f\\x7f-\\x9f]"}
+
 _PREDICTION = {
     "type": "object",
     "required": ["label", "probabilities", "tokens", "truncated", "model"],
@@ -41,13 +44,13 @@ SPEC = {
             "summary": "Label one text or a batch, with the word-pair attention matrix",
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"oneOf": [
-                    {"type": "object", "required": ["text"], "additionalProperties": False,
-                     "properties": {"text": {"type": "string"}, "attention": {"type": "boolean"}}},
-                    {"type": "object", "required": ["texts"], "additionalProperties": False,
-                     "properties": {"texts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    {"type": "object", "required": ["text"], "not": {"required": ["texts"]},
+                     "properties": {"text": _TEXT, "attention": {"type": "boolean"}}},
+                    {"type": "object", "required": ["texts"], "not": {"required": ["text"]},
+                     "properties": {"texts": {"type": "array", "items": _TEXT, "minItems": 1, "maxItems": 64},
                                     "attention": {"type": "boolean"}}},
                 ]}},
-                "text/plain": {"schema": {"type": "string"}},
+                "text/plain": {"schema": _TEXT},
             }},
             "responses": {
                 "200": _json({"oneOf": [

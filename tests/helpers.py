@@ -96,3 +96,38 @@ class Gunicorn:
                 self.process.wait()
         if self.log_path:
             self.log.close()
+
+
+class Load:
+    """Bounded background load: `threads` clients POST /predict on new connections until stopped.
+
+    Records (start time, end time, status or exception name) for every request.
+    """
+
+    def __init__(self, url, threads=8, text="a lovely , gripping film", max_seconds=300):
+        import threading
+
+        self.url, self.text, self.deadline = url, text, time.time() + max_seconds
+        self.results, self._stop = [], threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self):
+        while not self._stop.is_set() and time.time() < self.deadline:
+            started = time.time()
+            try:
+                outcome = requests.post(self.url + "/predict", json={"text": self.text}, timeout=30).status_code
+            except requests.RequestException as exc:
+                outcome = type(exc).__name__
+            self.results.append((started, time.time(), outcome))
+
+    def stop(self):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        return self.results
+
+    @staticmethod
+    def failures(results, after=0.0):
+        return [r for r in results if r[0] >= after and r[2] != 200]

@@ -3,7 +3,7 @@ import gzip
 import pytest
 
 from sentiment.data import DataError, load_labelled
-from sentiment.readers import BadRecord, Record, iter_records
+from sentiment.readers import Record, iter_records
 
 
 def records(path, **kwargs):

@@ -1,0 +1,66 @@
+"""Micro-batching inside a worker: concurrent requests are scored together in one forward pass.
+
+A single scoring thread takes whatever requests are queued. With max_wait_ms = 0 it never waits:
+a request arriving at an idle worker is scored at once (no added latency at low load), and
+requests that arrive while a pass runs are batched into the next one.
+"""
+import queue
+import threading
+import time
+from concurrent.futures import Future
+
+
+class MicroBatcher:
+    def __init__(self, predictor, max_texts=64, max_wait_ms=0.0):
+        self.predictor, self.max_texts, self.max_wait = predictor, max_texts, max_wait_ms / 1000
+        self._queue = queue.Queue()
+        self._thread = None
+        self._start_lock = threading.Lock()
+
+    def explain_tokenized(self, tokenized, attention=True, timeout=30):
+        """Same answer as Predictor.explain_tokenized, possibly computed in a pass shared with other requests."""
+        self._ensure_thread()
+        future = Future()
+        self._queue.put((tokenized, attention, future))
+        return future.result(timeout)
+
+    def _ensure_thread(self):
+        # Started lazily, in the process that serves (never in a parent that forks workers).
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="micro-batcher", daemon=True)
+                    self._thread.start()
+
+    def _collect(self):
+        items = [self._queue.get()]
+        count = len(items[0][0])
+        deadline = time.monotonic() + self.max_wait
+        while count < self.max_texts:
+            try:
+                remaining = deadline - time.monotonic()
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            items.append(item)
+            count += len(item[0])
+        return items
+
+    def _loop(self):
+        while True:
+            items = self._collect()
+            tokenized = [t for item in items for t in item[0]]
+            try:
+                results = self.predictor.explain_tokenized(tokenized, attention=any(item[1] for item in items))
+            except Exception as exc:  # every waiting request gets the error, the thread lives on
+                for _, _, future in items:
+                    future.set_exception(exc)
+                continue
+            start = 0
+            for request_tokens, attention, future in items:
+                answer = results[start:start + len(request_tokens)]
+                start += len(request_tokens)
+                if not attention:
+                    for result in answer:
+                        result.pop("attention", None)
+                future.set_result(answer)
