@@ -44,8 +44,13 @@ browser:
 test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Each benchmark prints its figures and writes bench/results/*.json (quoted in the README).
 bench: model
 	$(PY) -m bench.accuracy
+	$(PY) -m bench.speed
+	$(PY) -m bench.scoring
+	$(PY) -m bench.load
+	$(PY) -m bench.reliability
 
 constraints:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^sentiment' > constraints.txt

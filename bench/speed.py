@@ -1,7 +1,7 @@
 """Forward and training speed of the production model against the article's own Block, side by side.
 
 1. The machine's float32 matrix-multiply rate (nd.dot, 2048 x 2048), measured in the same run.
-2. Fixed T in {32, 64, 128} and batch in {1, 32, 256}: production (factorised, hybridized) against the
+2. Fixed T in {32, 64, 128} and batch in {1, 32, 256}: production (factorised, hybridized, chunked) against the
    article's Block (repeat + concat) with the same weights copied across, outputs checked equal.
 3. The real test sentences: production path (length buckets, masks, hybridized) against the article's
    path (every sentence padded to one fixed length).
@@ -75,11 +75,19 @@ def make_pair(T):
     for ours, theirs in zip(production.classifier[::2], article.classifier):
         ours.weight.set_data(theirs.weight.data())
         ours.bias.set_data(theirs.bias.data())
-    production.hybridize(static_alloc=True, static_shape=True)
+    production.hybridize(static_alloc=True)  # exactly as Predictor.load does
     return production, article
 
 
-def fixed_length(results, batches, lengths):
+def chunked(production, tokens, mask, max_pairs):
+    """The production path: a batch is scored in chunks of at most max_pairs padded pairs."""
+    T = tokens.shape[1]
+    pieces = [(tokens[chunk[0]:chunk[-1] + 1], mask[chunk[0]:chunk[-1] + 1])
+              for chunk in length_chunks([T] * tokens.shape[0], max_pairs)]
+    return lambda: [production(t, m)[0].wait_to_read() for t, m in pieces]
+
+
+def fixed_length(results, batches, lengths, max_pairs):
     print("\nfixed T, random tokens: sentences per second", flush=True)
     print(f"{'T':>4} {'batch':>6} {'article':>10} {'production':>11} {'ratio':>7} {'GFLOP/s':>8} {'% matmul':>8}")
     for T in lengths:
@@ -90,7 +98,7 @@ def fixed_length(results, batches, lengths):
             ours, theirs = production(tokens, mask), article(tokens)
             np.testing.assert_allclose(ours[0].asnumpy(), theirs[0].asnumpy(), rtol=1e-4, atol=1e-5)
             np.testing.assert_allclose(ours[1].asnumpy(), theirs[1].asnumpy().transpose(0, 2, 1), atol=1e-6)
-            t_prod = timed(lambda: production(tokens, mask)[0].wait_to_read())
+            t_prod = timed(chunked(production, tokens, mask, max_pairs))
             t_art = timed(lambda: article(tokens)[0].wait_to_read(), min_seconds=0.5, min_runs=2)
             gflops = B * flops_production(T) / t_prod / 1e9
             row = {"T": T, "batch": B, "article_sps": B / t_art, "production_sps": B / t_prod,
@@ -140,7 +148,6 @@ def training(results, batches=60):
     y = np.array([label == "positive" for label in labels], dtype=np.float32)
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     production, article = make_pair(64)
-    production.hybridize(static_alloc=True)  # training shapes vary by bucket
 
     def epoch_part(model, batch_iter):
         trainer = gluon.Trainer(model.collect_params(), "adam", {"learning_rate": 1e-3})
@@ -181,7 +188,7 @@ def training(results, batches=60):
 
 
 MEMORY_PROBE = """
-import resource, sys, mxnet as mx, numpy as np
+import sys, mxnet as mx, numpy as np
 from mxnet import nd
 from bench.speed import make_pair
 from sentiment.batching import length_chunks, pad_batch
@@ -191,7 +198,8 @@ ids = [list(np.random.RandomState(i).randint(1, 20000, 128)) for i in range(256)
 for chunk in length_chunks([128] * 256, max_pairs):
     tokens, mask = pad_batch([ids[i] for i in chunk], pad_id=0)
     production(nd.array(tokens), nd.array(mask))[0].wait_to_read()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork + exec, so it would report the parent's peak.
+print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0] / 1024)
 """
 
 
@@ -218,7 +226,8 @@ def main():
     print(f"float32 2048x2048 matrix multiply: nd.dot {results['dot_gflops']:.1f} GFLOP/s, FullyConnected "
           f"(oneDNN) {results['fc_gflops']:.1f} GFLOP/s; '% of matmul' below uses the faster "
           f"(OMP_NUM_THREADS={results['threads']}, E={E}, H={H})", flush=True)
-    fixed_length(results, [1, 32] if args.quick else [1, 32, 256], [32, 64] if args.quick else [32, 64, 128])
+    fixed_length(results, [1, 32] if args.quick else [1, 32, 256], [32, 64] if args.quick else [32, 64, 128],
+                 MAX_PAIRS)
     real_sentences(results, MAX_PAIRS)
     training(results)
     memory(results, MAX_PAIRS)

@@ -49,6 +49,7 @@ def save(out, write_weights, vocab_json, config, metrics):
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, 0o755)  # readable by a server running as another user (mkdtemp makes it 0700)
     try:
         write_weights(str(tmp / "weights.params"))
         (tmp / "vocab.json").write_text(vocab_json, encoding="utf-8")

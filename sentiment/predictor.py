@@ -17,7 +17,10 @@ MAX_PAIRS = 1 << 15
 
 
 class Predictor:
-    """fit-free estimator face: predict / predict_proba on raw texts, plus tokens and attention."""
+    """Scores raw texts exactly as training tokenized them.
+
+    predict / predict_proba as in scikit-learn; explain adds tokens, truncation and the attention matrix.
+    """
 
     def __init__(self, model, vocab, tokenizer, labels, ctx, version, config, metrics, max_pairs=MAX_PAIRS):
         self.model, self.vocab, self.tokenizer, self.labels = model, vocab, tokenizer, list(labels)

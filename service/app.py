@@ -121,9 +121,9 @@ def register_routes(app):
         return json_response({
             "version": p.version, "labels": p.labels, "max_length": p.tokenizer.max_len, "device": p.device,
             "path": current_app.config["MODEL_PATH"], "config": p.config,
-            "training": {k: p.metrics.get(k) for k in ("data", "dev_accuracy", "best_epoch", "train_seconds",
-                                                       "vocab_size", "glove_coverage")},
-            "metrics": p.metrics.get("evaluation", {}),
+            "training": {k: p.metrics.get(k) for k in ("data", "train_seconds", "device", "vocab_size",
+                                                       "glove_coverage", "train_config")},
+            "metrics": {k: p.metrics.get(k) for k in ("dev_accuracy", "best_epoch", "history")},
         })
 
     @app.post("/predict")

@@ -111,7 +111,7 @@ def test_health_ready_model(server):
     model = requests.get(server.url + "/model").json()
     validate(model, "/model", "get", 200)
     assert model["version"] == ready["model"] and model["device"] == "cpu" and model["max_length"] == 24
-    assert model["labels"] == ["negative", "positive"] and model["training"]["dev_accuracy"] >= 0.9
+    assert model["labels"] == ["negative", "positive"] and model["metrics"]["dev_accuracy"] >= 0.9
     assert "model" in server.read_log() and "on device cpu" in server.read_log()
 
 
