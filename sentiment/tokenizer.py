@@ -18,7 +18,7 @@ _TOKEN = re.compile(r"""
     | (?:[^\W\d_]\.){2,}                # u.s.  j.r.r.
     | [^\W_]+(?:-[^\W_]+)*              # words, hyphenated words kept whole
     | \.{2,} | -{2,} | !+ | \?+          # runs of punctuation that GloVe has as tokens
-    | [^\w\s]                           # any other symbol, one at a time
+    | [^\w\s] | _                       # any other symbol (underscore included), one at a time
 """, re.VERBOSE)
 
 

@@ -13,8 +13,11 @@ def _json(schema, description="OK"):
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-# A text must hold a word: empty, whitespace-only and control-character-only texts are answered 422.
-_TEXT = {"type": "string", "pattern": "[^\\s\\x00-\\x1f\\x7f-\\x9f]"}
+# A text must hold a word: empty, whitespace-only, control- or format-character-only texts are answered 422.
+_TEXT = {"type": "string",
+         "pattern": "[^\\s\\x00-\\x1f\\x7f-\\x9f\\xad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891"
+                    "\\u08e2\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff"
+                    "\\ufff9-\\ufffb]"}
 
 _PREDICTION = {
     "type": "object",

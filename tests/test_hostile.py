@@ -31,7 +31,7 @@ def served_requests(server):
 def test_schemathesis_finds_no_5xx_and_every_answer_matches_the_schema(server):
     before = served_requests(server)
     result = subprocess.run([str(SCHEMATHESIS), "run", f"{server.url}/openapi.json", "--checks", "all",
-                             "--max-examples", "850", "--seed", "20181107", "--no-color"],
+                             "--max-examples", "1000", "--seed", "20181107", "--no-color"],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:]
     generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", result.stdout).groups())

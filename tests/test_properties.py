@@ -63,3 +63,15 @@ def test_scorer_gives_one_output_per_record_for_any_text(small_bundle, tmp_path,
     writer.finish()
     written = (tmp_path / "out.jsonl").read_bytes().decode("utf-8").splitlines()
     assert [json.loads(line)["line"] for line in written] == [o["line"] for o in outputs]
+
+
+@given(TEXT)
+@settings(max_examples=400, deadline=None)
+def test_a_text_the_api_schema_accepts_always_has_a_token(text):
+    """The OpenAPI text pattern and the tokenizer agree, so a schema-valid text is never answered 422."""
+    import re
+
+    from service.openapi import _TEXT
+
+    if re.search(_TEXT["pattern"], text) and all(ord(c) < 0x10000 for c in text):
+        assert Tokenizer().split(text)
