@@ -63,6 +63,7 @@ class Gunicorn:
         env = dict(os.environ, SENTIMENT_MODEL=str(model), SENTIMENT_BIND=f"127.0.0.1:{self.port}",
                    SENTIMENT_WORKERS=str(workers), SENTIMENT_THREADS=str(threads), PYTHONPATH=str(ROOT))
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.pop("OMP_NUM_THREADS", None)  # importing sentiment set it here; gunicorn.conf.py splits the cores
         env.update(extra_env or {})
         self.log_path = log_path
         self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
