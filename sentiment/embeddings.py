@@ -20,12 +20,12 @@ def load_glove():
     return words, np.load(vectors_path, mmap_mode="r")
 
 
-def embedding_matrix(vocab, rng, scale=0.1):
+def embedding_matrix(vocab, rng, glove, scale=0.1):
     """Rows for `vocab` (a gluonnlp.Vocab): GloVe where known, small random vectors elsewhere, zeros for padding.
 
-    Returns (matrix (len(vocab), 50) float32, number of tokens found in GloVe).
+    glove: (words, vectors) from load_glove(). Returns (matrix (len(vocab), 50) float32, tokens found in GloVe).
     """
-    words, vectors = load_glove()
+    words, vectors = glove
     row_of = {word: i for i, word in enumerate(words)}
     matrix = rng.uniform(-scale, scale, size=(len(vocab), vectors.shape[1])).astype(np.float32)
     found = 0

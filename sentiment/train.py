@@ -108,8 +108,8 @@ def fit(config, log=print):
     dev_texts, dev_names, bad_dev = datasets.load_labelled(config.dev, config.text_field, config.label_field,
                                                        labels=set(labels), strict=config.strict, report=log)
     train_tokens = [tokenizer(t)[0] for t in texts]
-    extra = load_glove()[0][: config.glove_vocab] if config.embeddings == "glove" else ()
-    vocab = build_vocab(train_tokens, config.min_freq, extra)
+    glove = load_glove() if config.embeddings == "glove" else None
+    vocab = build_vocab(train_tokens, config.min_freq, glove[0][: config.glove_vocab] if glove else ())
     pad_id = vocab[vocab.padding_token]
     label_index = {label: i for i, label in enumerate(labels)}
     train_ids = [vocab[tokens] for tokens in train_tokens]
@@ -127,20 +127,19 @@ def fit(config, log=print):
     model = build_model(bundle_config, len(vocab))
     model.initialize(mx.init.Xavier(), ctx=ctx)
     glove_found = 0
-    if config.embeddings == "glove":
-        matrix, glove_found = embedding_matrix(vocab, np.random.RandomState(config.seed))
+    if glove:
+        matrix, glove_found = embedding_matrix(vocab, np.random.RandomState(config.seed), glove)
         model.encoder.embedding.weight.set_data(mx.nd.array(matrix, ctx=ctx))
     if config.freeze_embeddings:
         model.encoder.embedding.weight.grad_req = "null"
     model.encoder.embedding.weight.lr_mult = config.embedding_lr_mult
     model.hybridize(static_alloc=True)
-    trainer = gluon.Trainer(model.collect_params(), "adam",
-                            {"learning_rate": config.lr, "wd": config.weight_decay})
+    params = model.collect_params()
+    trainer = gluon.Trainer(params, "adam", {"learning_rate": config.lr, "wd": config.weight_decay})
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
     sampler = nlp.data.FixedBucketSampler([len(ids) for ids in train_ids], config.batch_size,
                                           num_buckets=8, shuffle=True)
 
-    params = model.collect_params()
     history, best, best_params, waited = [], -1.0, None, 0
     for epoch in range(1, config.epochs + 1):
         epoch_start, total_loss, seen = time.time(), 0.0, 0
