@@ -1,4 +1,5 @@
-"""Accuracy on the same held-out split, in one run: the default model, the article's configuration,
+"""Accuracy on the same held-out split, in one run: the default model, the default configuration
+trained on hard labels (no confidences, no weight averaging), the article's configuration,
 TF-IDF + LR, NBSVM and VADER; each also on the Amazon cross-domain file.
 
     python -m bench.accuracy [--model models/default] [--json bench/results/accuracy.json]
@@ -14,9 +15,11 @@ from sentiment.data import DATA_DIR, load_labelled, prepare
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
 
-# The article's own configuration: T=20, E=10, H=30, random embeddings.
+# The ablation: what confidences as soft targets and weight averaging add to the default model.
+HARD_LABELS = dict(confidence_field=None, average_best=1, progress=False)
+# The article's own configuration: T=20, E=10, H=30, random embeddings, hard labels.
 ARTICLE = dict(max_len=20, embed_size=10, hidden_size=30, classifier_size=128, embeddings="random", glove_vocab=0,
-               dropout=0.0, epochs=12, patience=3, progress=False)
+               dropout=0.0, epochs=12, patience=3, **HARD_LABELS)
 
 
 def accuracy(predicted, true):
@@ -36,8 +39,8 @@ def main():
 
     def record(name, predict, seconds):
         row = {"system": name, "fit_seconds": round(seconds, 1)}
-        for split, (texts, labels, _) in evaluation.items():
-            row[split] = round(accuracy(predict(texts), labels), 4)
+        for split, data in evaluation.items():
+            row[split] = round(accuracy(predict(data.texts), data.labels), 4)
         rows.append(row)
         print(f"{name:42s} dev {row['dev']:.4f}  test {row['test']:.4f}  amazon {row['amazon']:.4f}", flush=True)
 
@@ -45,10 +48,11 @@ def main():
     record(f"relation-network attention (default, {default.version})", default.predict,
            default.metrics.get("train_seconds", 0))
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.time()
-        fit(TrainConfig(out=str(Path(tmp) / "article"), **ARTICLE), log=lambda m: None)
-        record("article configuration (T=20 E=10 H=30, random)", Predictor.load(Path(tmp) / "article").predict,
-               time.time() - started)
+        for name, options in (("default configuration, hard labels", HARD_LABELS),
+                              ("article configuration (T=20 E=10 H=30, random)", ARTICLE)):
+            started = time.time()
+            fit(TrainConfig(out=str(Path(tmp) / "model"), **options), log=lambda m: None)
+            record(name, Predictor.load(Path(tmp) / "model").predict, time.time() - started)
     for name, baseline in (("TF-IDF 1-2-gram + logistic regression", TfidfLogReg()),
                            ("NBSVM (bigram, Wang & Manning 2012)", NBSVM()),
                            ("VADER compound score (rule-based)", Vader())):

@@ -142,7 +142,7 @@ def training(results, batches=60):
     from sentiment.data import DATA_DIR, load_labelled
     from sentiment.tokenizer import Tokenizer
 
-    texts, labels, _ = load_labelled(DATA_DIR / "train.jsonl", report=lambda m: None)
+    texts, labels, _, _ = load_labelled(DATA_DIR / "train.jsonl", report=lambda m: None)
     tokenizer = Tokenizer(max_len=64)
     ids = [[1 + hash(t) % (VOCAB - 1) for t in tokenizer(text)[0]] for text in texts]
     y = np.array([label == "positive" for label in labels], dtype=np.float32)

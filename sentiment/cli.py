@@ -31,8 +31,13 @@ def _train_parser(sub):
     p.add_argument("--classifier-size", type=int, default=defaults.classifier_size)
     p.add_argument("--dropout", type=float, default=defaults.dropout)
     p.add_argument("--patience", type=int, default=defaults.patience, help="epochs without dev improvement")
+    p.add_argument("--average-best", type=int, default=defaults.average_best,
+                   help="average the weights of this many best epochs if dev agrees (1: best epoch only)")
     p.add_argument("--text-field", default=defaults.text_field, help="JSON key or CSV column of the text")
     p.add_argument("--label-field", default=defaults.label_field, help="JSON key or CSV column of the label")
+    p.add_argument("--confidence-field", default=defaults.confidence_field,
+                   help="optional JSON key or CSV column: probability in (0, 1] that the label is right, used as "
+                        "a soft target; rows without it count as certain; "" ignores it (default: %(default)s)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad row instead of reporting it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

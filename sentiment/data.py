@@ -5,9 +5,11 @@ the SHA-256 recorded in data/, labels the human-rated sentences by sign (zeros d
 and writes a deterministic stratified train/dev/test split plus the Amazon cross-domain
 test file as JSONL. `load_labelled()` reads users' own labelled files.
 """
+import collections
 import hashlib
 import io
 import json
+import math
 import random
 import subprocess
 import sys
@@ -71,8 +73,13 @@ def read_rated_sentences(archive, member):
 
 
 def label_by_sign(rows):
-    """Examples labelled 'positive'/'negative' by the sign of the mean rating; zeros dropped."""
-    return [{"text": text, "label": "positive" if score > 0 else "negative"} for text, score in rows if score != 0]
+    """Examples labelled 'positive'/'negative' by the sign of the mean rating; zeros dropped.
+
+    Each carries a confidence, sigmoid(2 |mean rating|): 0.55 for a sentence the raters
+    put near 0 (+0.1), 0.97 for the median one (1.8). Training uses it as a soft target.
+    """
+    return [{"text": text, "label": "positive" if score > 0 else "negative",
+             "confidence": round(1 / (1 + math.exp(-2 * abs(score))), 4)} for text, score in rows if score != 0]
 
 
 def stratified_split(examples, fractions=SPLITS, seed=SPLIT_SEED):
@@ -101,10 +108,16 @@ def write_jsonl(path, examples):
     tmp.replace(path)
 
 
+def _has_confidence(path):
+    """Files written before confidences were added are rebuilt (same split, one more field)."""
+    with open(path, encoding="utf-8") as f:
+        return "confidence" in json.loads(f.readline() or "{}")
+
+
 def prepare(data_dir=DATA_DIR, force=False):
     """Fetch, verify, label and split; returns {file name: record count}. Idempotent."""
     data_dir = Path(data_dir)
-    if not force and all((data_dir / name).exists() for name in OUTPUTS):
+    if not force and all((data_dir / name).exists() for name in OUTPUTS) and _has_confidence(data_dir / OUTPUTS[0]):
         return {name: sum(1 for _ in open(data_dir / name, encoding="utf-8")) for name in OUTPUTS}
     archive = fetch_archive(data_dir)
     parts = stratified_split(label_by_sign(read_rated_sentences(archive, MOVIES)))
@@ -116,22 +129,44 @@ def prepare(data_dir=DATA_DIR, force=False):
     return counts
 
 
-def load_labelled(path, text_field="text", label_field="label", labels=None, strict=False, report=print):
-    """Read a labelled JSONL/CSV/TSV file into (texts, label strings, bad records).
+Labelled = collections.namedtuple("Labelled", "texts labels bad confidences")
+
+
+def _confidence(value):
+    """A row's confidence as a float in (0, 1], or None if it is not one (CSV gives strings)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value <= 1 else None
+
+
+def load_labelled(path, text_field="text", label_field="label", labels=None, strict=False, report=print,
+                  confidence_field=None):
+    """Read a labelled JSONL/CSV/TSV file into Labelled(texts, label strings, bad records, confidences).
 
     labels: the allowed label set (a row with another label is bad); None allows any.
     strict: raise DataError on the first bad row instead of reporting it.
+    confidence_field: optional key/column with the probability, in (0, 1], that the row's label is
+    right (e.g. annotator agreement); rows without it, or with no such field asked for, get 1.0.
     """
-    texts, found, bad = [], [], []
-    for record in iter_records(path, text_field, keep_fields=(label_field,)):
+    texts, found, bad, confidences = [], [], [], []
+    optional = (confidence_field,) if confidence_field else ()
+    for record in iter_records(path, text_field, keep_fields=(label_field,), optional_fields=optional):
         if not isinstance(record, BadRecord):
             label = record.fields[label_field]
+            confidence = _confidence(record.fields.get(confidence_field, 1.0))
             if isinstance(label, bool) or not isinstance(label, (str, int)):
                 record = BadRecord(record.source, record.line, f"label must be a string or integer, got {label!r}")
             elif labels is not None and str(label) not in labels:
                 record = BadRecord(record.source, record.line, f"unknown label {label!r}; expected one of {sorted(labels)}")
             elif not record.text.strip():
                 record = BadRecord(record.source, record.line, "empty text")
+            elif confidence is None:
+                record = BadRecord(record.source, record.line, f"{confidence_field!r} must be a number in (0, 1], "
+                                                               f"got {record.fields[confidence_field]!r}")
         if isinstance(record, BadRecord):
             if strict:
                 raise DataError(f"{record.source}:{record.line}: {record.reason}")
@@ -140,6 +175,7 @@ def load_labelled(path, text_field="text", label_field="label", labels=None, str
             continue
         texts.append(record.text)
         found.append(str(record.fields[label_field]))
+        confidences.append(confidence)
     if not texts:
         raise DataError(f"{path}: no usable labelled rows")
-    return texts, found, bad
+    return Labelled(texts, found, bad, confidences)

@@ -55,11 +55,12 @@ def _decoded_lines(stream, source):
             yield number, BadRecord(source, number, f"invalid UTF-8 at byte {exc.start}")
 
 
-def iter_records(path, text_field="text", keep_fields=(), fmt=None):
+def iter_records(path, text_field="text", keep_fields=(), fmt=None, optional_fields=()):
     """Yield a Record or BadRecord for every record of `path`, in order.
 
     text_field: JSON key or CSV/TSV column holding the text (ignored for txt).
     keep_fields: other keys/columns copied into Record.fields (missing ones are errors).
+    optional_fields: keys/columns copied into Record.fields where a record has them.
     """
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
@@ -68,16 +69,17 @@ def iter_records(path, text_field="text", keep_fields=(), fmt=None):
     with open_binary(path) as stream:
         lines = _decoded_lines(stream, source)
         if fmt in ("csv", "tsv"):
-            records = _csv_records(lines, source, "," if fmt == "csv" else "\t", text_field, keep_fields)
+            records = _csv_records(lines, source, "," if fmt == "csv" else "\t", text_field, keep_fields,
+                                   optional_fields)
         else:
-            records = _line_records(lines, source, fmt, text_field, keep_fields)
+            records = _line_records(lines, source, fmt, text_field, keep_fields, optional_fields)
         try:
             yield from records
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise ValueError(f"{source}: corrupt gzip data ({exc})") from None
 
 
-def _line_records(lines, source, fmt, text_field, keep_fields):
+def _line_records(lines, source, fmt, text_field, keep_fields, optional_fields):
     for number, line in lines:
         if isinstance(line, BadRecord):
             yield line
@@ -86,30 +88,32 @@ def _line_records(lines, source, fmt, text_field, keep_fields):
         elif not line.strip():
             continue  # blank lines between JSON records are not records
         else:
-            yield _json_record(source, number, line, text_field, keep_fields)
+            yield _json_record(source, number, line, text_field, keep_fields, optional_fields)
 
 
-def _json_record(source, number, line, text_field, keep_fields):
+def _json_record(source, number, line, text_field, keep_fields, optional_fields):
     try:
         obj = json.loads(line)
     except (json.JSONDecodeError, RecursionError) as exc:
         return BadRecord(source, number, f"invalid JSON: {getattr(exc, 'msg', exc)}")
     if not isinstance(obj, dict):
         return BadRecord(source, number, f"expected a JSON object, got {type(obj).__name__}")
-    return _checked(source, number, obj, text_field, keep_fields)
+    return _checked(source, number, obj, text_field, keep_fields, optional_fields)
 
 
-def _checked(source, number, obj, text_field, keep_fields):
+def _checked(source, number, obj, text_field, keep_fields, optional_fields):
     missing = [name for name in (text_field, *keep_fields) if obj.get(name) in (None, "")]
     if missing:
         return BadRecord(source, number, f"missing {', '.join(repr(m) for m in missing)}")
     text = obj[text_field]
     if not isinstance(text, str):
         return BadRecord(source, number, f"{text_field!r} must be a string, got {type(text).__name__}")
-    return Record(source, number, text, {name: obj[name] for name in keep_fields})
+    fields = {name: obj[name] for name in keep_fields}
+    fields.update({name: obj[name] for name in optional_fields if obj.get(name) not in (None, "")})
+    return Record(source, number, text, fields)
 
 
-def _csv_records(lines, source, delimiter, text_field, keep_fields):
+def _csv_records(lines, source, delimiter, text_field, keep_fields, optional_fields):
     """CSV/TSV rows with a header; a row spanning several lines reports its first line."""
     first_line = [None]  # first physical line of the row being read
 
@@ -150,5 +154,5 @@ def _csv_records(lines, source, delimiter, text_field, keep_fields):
         if len(row) != len(header):
             yield BadRecord(source, start, f"expected {len(header)} columns, got {len(row)}")
             continue
-        yield _checked(source, start, dict(zip(header, row)), text_field, keep_fields)
+        yield _checked(source, start, dict(zip(header, row)), text_field, keep_fields, optional_fields)
     yield from bad

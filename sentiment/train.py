@@ -40,14 +40,17 @@ class TrainConfig:
     dropout: float = 0.5
     weight_decay: float = 0.0
     patience: int = 3
+    average_best: int = 3  # average the weights of the best epochs when that scores at least as well on dev
     min_freq: int = 1
     text_field: str = "text"
     label_field: str = "label"
+    confidence_field: str = "confidence"  # optional per-row probability that the label is right: soft targets
     strict: bool = False
     progress: bool = True
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "max_len", "embed_size", "hidden_size", "classifier_size", "min_freq"):
+        for name in ("epochs", "batch_size", "max_len", "embed_size", "hidden_size", "classifier_size", "min_freq",
+                     "average_best"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -85,6 +88,24 @@ def accuracy(model, batches, ctx):
     return correct / total
 
 
+def soft_targets(label_ids, confidences, num_classes):
+    """(N, C) targets: each row's confidence on its label, the rest spread evenly over the other classes."""
+    confidences = np.asarray(confidences, dtype=np.float32)
+    targets = np.repeat(((1 - confidences) / (num_classes - 1))[:, None], num_classes, axis=1)
+    targets[np.arange(len(label_ids)), label_ids] = confidences
+    return targets
+
+
+def average_params(snapshots):
+    """Element-wise mean of parameter snapshots ({name: NDArray})."""
+    return {name: sum(s[name] for s in snapshots) / len(snapshots) for name in snapshots[0]}
+
+
+def set_params(params, values):
+    for name, p in params.items():
+        p.set_data(values[name])
+
+
 def make_batches(id_lists, labels, pad_id, batch_size):
     """Fixed, length-sorted evaluation batches."""
     order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
@@ -100,13 +121,14 @@ def fit(config, log=print):
     seed_everything(config.seed)
     ctx = resolve_device(config.device)
     tokenizer = Tokenizer(max_len=config.max_len)
-    texts, label_names, bad_train = datasets.load_labelled(config.data, config.text_field, config.label_field,
-                                                       strict=config.strict, report=log)
+    texts, label_names, bad_train, confidences = datasets.load_labelled(
+        config.data, config.text_field, config.label_field, strict=config.strict, report=log,
+        confidence_field=config.confidence_field)
     labels = sorted(set(label_names))
     if len(labels) < 2:
         raise ValueError(f"data must hold at least two labels, found {labels}")
-    dev_texts, dev_names, bad_dev = datasets.load_labelled(config.dev, config.text_field, config.label_field,
-                                                       labels=set(labels), strict=config.strict, report=log)
+    dev_texts, dev_names, bad_dev, _ = datasets.load_labelled(config.dev, config.text_field, config.label_field,
+                                                              labels=set(labels), strict=config.strict, report=log)
     train_tokens = [tokenizer(t)[0] for t in texts]
     glove = load_glove() if config.embeddings == "glove" else None
     vocab = build_vocab(train_tokens, config.min_freq, glove[0][: config.glove_vocab] if glove else ())
@@ -115,7 +137,8 @@ def fit(config, log=print):
     train_ids = [vocab[tokens] for tokens in train_tokens]
     train_y = [label_index[name] for name in label_names]
     keep = [i for i, ids in enumerate(train_ids) if ids]
-    train_ids, train_y = [train_ids[i] for i in keep], [train_y[i] for i in keep]
+    train_ids = [train_ids[i] for i in keep]
+    train_targets = soft_targets([train_y[i] for i in keep], [confidences[i] for i in keep], len(labels))
     dev_ids = [vocab[tokenizer(t)[0]] or [vocab[vocab.unknown_token]] for t in dev_texts]
     dev_y = [label_index[name] for name in dev_names]
     dev_batches = list(make_batches(dev_ids, dev_y, pad_id, 256))
@@ -136,18 +159,18 @@ def fit(config, log=print):
     model.hybridize(static_alloc=True)
     params = model.collect_params()
     trainer = gluon.Trainer(params, "adam", {"learning_rate": config.lr, "wd": config.weight_decay})
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
     sampler = nlp.data.FixedBucketSampler([len(ids) for ids in train_ids], config.batch_size,
                                           num_buckets=8, shuffle=True)
 
-    history, best, best_params, waited = [], -1.0, None, 0
+    history, snapshots, waited = [], [], 0  # snapshots: (dev accuracy, epoch, parameters), best first
     for epoch in range(1, config.epochs + 1):
         epoch_start, total_loss, seen = time.time(), 0.0, 0
         batches = tqdm(sampler, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
                        disable=not config.progress)
         for indices in batches:
             tokens, mask = pad_batch([train_ids[i] for i in indices], pad_id)
-            y = mx.nd.array([train_y[i] for i in indices], ctx=ctx)
+            y = mx.nd.array(train_targets[indices], ctx=ctx)
             with autograd.record():
                 logits, _ = model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))
                 loss = loss_fn(logits, y)
@@ -155,26 +178,34 @@ def fit(config, log=print):
             trainer.step(len(indices))
             total_loss += float(loss.sum().asscalar())
             seen += len(indices)
-            batches.set_postfix(loss=f"{total_loss / seen:.4f}", dev_acc=f"{max(best, 0):.4f}")
+            batches.set_postfix(loss=f"{total_loss / seen:.4f}", dev_acc=f"{snapshots[0][0] if snapshots else 0:.4f}")
         dev_acc = accuracy(model, dev_batches, ctx)
         seconds = time.time() - epoch_start
         history.append({"epoch": epoch, "train_loss": round(total_loss / seen, 5), "dev_accuracy": round(dev_acc, 5),
                         "seconds": round(seconds, 2), "sentences_per_second": round(seen / seconds, 1)})
         log(f"epoch {epoch}: loss {total_loss / seen:.4f}  dev accuracy {dev_acc:.4f}  ({seconds:.1f}s)")
-        improved = dev_acc > best
-        if improved:
-            best, waited = dev_acc, 0
-            best_params = {name: p.data().copy() for name, p in params.items()}
-        if not improved:
-            waited += 1
-            if waited >= config.patience:
-                log(f"early stop: dev accuracy has not improved for {config.patience} epochs")
-                break
-    for name, p in params.items():
-        p.set_data(best_params[name])
+        improved = not snapshots or dev_acc > snapshots[0][0]
+        snapshots.append((dev_acc, epoch, {name: p.data().copy() for name, p in params.items()}))
+        snapshots = sorted(snapshots, key=lambda s: (-s[0], s[1]))[: config.average_best]
+        waited = 0 if improved else waited + 1
+        if waited >= config.patience:
+            log(f"early stop: dev accuracy has not improved for {config.patience} epochs")
+            break
+    best, best_epoch, final_params = snapshots[0]
+    averaged_epochs = [best_epoch]
+    if len(snapshots) > 1:  # checkpoint averaging, kept only if dev says it is no worse
+        averaged = average_params([s[2] for s in snapshots])
+        set_params(params, averaged)
+        averaged_accuracy = accuracy(model, dev_batches, ctx)
+        epochs = sorted(s[1] for s in snapshots)
+        log(f"average of epochs {epochs}: dev accuracy {averaged_accuracy:.4f}")
+        if averaged_accuracy >= best:
+            best, final_params, averaged_epochs = averaged_accuracy, averaged, epochs
+    set_params(params, final_params)
 
     metrics = {
-        "best_epoch": max(history, key=lambda h: h["dev_accuracy"])["epoch"],
+        "best_epoch": best_epoch,
+        "epochs_averaged": averaged_epochs,
         "dev_accuracy": round(best, 5),
         "history": history,
         "train_seconds": round(time.time() - started, 1),

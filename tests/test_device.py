@@ -1,6 +1,11 @@
+import os
+import subprocess
+import sys
+
 import mxnet as mx
 import pytest
 
+import sentiment
 from sentiment import device
 
 
@@ -30,3 +35,23 @@ def test_this_machine_without_a_gpu_runs_on_cpu():
     if device.gpu_count():
         pytest.skip("a GPU is present")
     assert device.describe(device.resolve_device(None)) == "cpu"
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx2 fma avx512f avx512bw", "SkylakeX"), ("fpu sse2 avx avx2 fma", "Haswell"), ("fpu sse2 sse3", None),
+])
+def test_openblas_kernels_follow_the_cpu_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    assert sentiment.openblas_core(str(cpuinfo)) == expected
+    assert sentiment.openblas_core(str(tmp_path / "absent")) is None
+
+
+def test_importing_sentiment_sets_mxnet_defaults_but_keeps_the_users():
+    code = "import os, sentiment; print(os.environ['OMP_NUM_THREADS'], os.environ['MXNET_MKLDNN_CACHE_NUM'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MXNET_MKLDNN_CACHE_NUM")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(len(os.sched_getaffinity(0))), "128"]
+    env.update(OMP_NUM_THREADS="1", MXNET_MKLDNN_CACHE_NUM="7")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["1", "7"]

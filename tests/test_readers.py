@@ -44,8 +44,25 @@ def test_load_labelled_reports_unknown_labels_and_strict_mode(tmp_path):
     path.write_text('{"text": "good", "label": "pos"}\n{"text": "meh", "label": "neutral"}\n'
                     '{"text": "  ", "label": "neg"}\n{"text": "bad", "label": 0}\n')
     reports = []
-    texts, labels, bad = load_labelled(path, labels={"pos", "neg", "0"}, report=reports.append)
+    texts, labels, bad, _ = load_labelled(path, labels={"pos", "neg", "0"}, report=reports.append)
     assert texts == ["good", "bad"] and labels == ["pos", "0"]
     assert [b.line for b in bad] == [2, 3] and "unknown label 'neutral'" in reports[0] and f"{path}:2" in reports[0]
     with pytest.raises(DataError, match=r"d.jsonl:2: unknown label"):
         load_labelled(path, labels={"pos", "neg", "0"}, strict=True)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("d.jsonl", '{"text": "good", "label": "pos", "confidence": 0.75}\n{"text": "fine", "label": "pos"}\n'
+                '{"text": "bad", "label": "neg", "confidence": 1.5}\n{"text": "meh", "label": "neg", "confidence": true}\n'
+                '{"text": "awful", "label": "neg", "confidence": 1}\n'),
+    ("d.csv", "text,label,confidence\ngood,pos,0.75\nfine,pos,\nbad,neg,1.5\nmeh,neg,high\nawful,neg,1\n"),
+])
+def test_confidences_are_optional_and_checked(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    reports = []
+    data = load_labelled(path, report=reports.append, confidence_field="confidence")
+    assert data.texts == ["good", "fine", "awful"] and data.confidences == [0.75, 1.0, 1.0]
+    assert [b.line for b in data.bad] == ([4, 5] if name.endswith("csv") else [3, 4])
+    assert "'confidence' must be a number in (0, 1], got" in reports[0] and "1.5" in reports[0]
+    assert load_labelled(path, report=reports.append).confidences == [1.0] * 5  # not asked for: ignored

@@ -7,7 +7,7 @@ import pytest
 from sentiment import bundle
 from sentiment.bundle import BundleError
 from sentiment.predictor import Predictor
-from sentiment.train import TrainConfig, fit
+from sentiment.train import TrainConfig, fit, soft_targets
 from tests.conftest import SMALL
 from tests.helpers import make_reviews, run_cli, write_jsonl
 
@@ -118,3 +118,26 @@ def test_train_options_are_validated():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="embed_size must be 50 with GloVe"):
         TrainConfig(embed_size=10)
+
+
+def test_soft_targets_put_the_confidence_on_the_label():
+    targets = soft_targets([1, 0, 2], [0.9, 1.0, 0.6], num_classes=3)
+    np.testing.assert_allclose(targets, [[0.05, 0.9, 0.05], [1, 0, 0], [0.2, 0.2, 0.6]], rtol=1e-6)
+
+
+def test_confidences_change_training_and_averaging_is_recorded(tmp_path, labelled_files):
+    rows = [json.loads(line) for line in labelled_files[0].read_text().splitlines()]
+    for i, row in enumerate(rows):
+        row["certainty"] = 0.6 if i % 2 else 1.0
+    train = write_jsonl(tmp_path / "train.jsonl", rows)
+    metrics = {}
+    for field in ("certainty", None):
+        _, metrics[field] = fit(TrainConfig(data=str(train), dev=str(labelled_files[1]), out=str(tmp_path / str(field)),
+                                            seed=5, confidence_field=field, **dict(SMALL, epochs=4)),
+                                log=lambda m: None)
+    soft, hard = (metrics[f]["history"] for f in ("certainty", None))
+    assert soft[-1]["train_loss"] > hard[-1]["train_loss"] + 0.1  # soft targets cannot be fitted to zero loss
+    for m in metrics.values():
+        best = max(m["history"], key=lambda h: (h["dev_accuracy"], -h["epoch"]))
+        assert m["best_epoch"] == best["epoch"] and 1 <= len(m["epochs_averaged"]) <= 3
+        assert m["dev_accuracy"] >= best["dev_accuracy"]  # averaging is kept only when dev agrees
