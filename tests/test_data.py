@@ -24,8 +24,19 @@ def test_labels_by_sign_and_drops_zeros(tmp_path):
     nested_archive(tmp_path / "a.tar.gz", ["1\t2.5\tgreat fun", "2\t-0.1\tslightly off", "3\t0\tit exists"])
     rows = data.read_rated_sentences(tmp_path / "a.tar.gz", data.MOVIES)
     assert rows == [("great fun", 2.5), ("slightly off", -0.1), ("it exists", 0.0)]
-    assert data.label_by_sign(rows) == [{"text": "great fun", "label": "positive"},
-                                        {"text": "slightly off", "label": "negative"}]
+    assert data.label_by_sign(rows) == [{"text": "great fun", "label": "positive", "confidence": 0.9933},
+                                        {"text": "slightly off", "label": "negative", "confidence": 0.5498}]
+
+
+def test_files_from_before_confidences_are_rebuilt(tmp_path, monkeypatch):
+    for name in data.OUTPUTS:
+        (tmp_path / name).write_text('{"text": "old", "label": "positive"}\n')
+    archive = tmp_path / "cache" / data.ARCHIVE
+    archive.parent.mkdir()
+    nested_archive(archive, [f"{i}\t{(-1) ** i * 1.5}\tsentence {i}" for i in range(40)])
+    monkeypatch.setattr(data, "fetch_archive", lambda data_dir: archive)
+    assert data.prepare(tmp_path)["train.jsonl"] == 32
+    assert "confidence" in json.loads((tmp_path / "train.jsonl").read_text().splitlines()[0])
 
 
 def test_split_is_deterministic_stratified_and_complete():
@@ -46,4 +57,5 @@ def test_real_review_data_is_fetched_verified_and_split():
     train = [json.loads(line) for line in open(data.DATA_DIR / "train.jsonl", encoding="utf-8")]
     test = {json.loads(line)["text"] for line in open(data.DATA_DIR / "test.jsonl", encoding="utf-8")}
     assert {row["label"] for row in train} == {"negative", "positive"}
+    assert all(0.5 < row["confidence"] <= 1 for row in train)
     assert not test & {row["text"] for row in train}
