@@ -9,8 +9,8 @@ def openblas_core(cpuinfo="/proc/cpuinfo"):
     """The OpenBLAS kernel set for this CPU, or None to leave OpenBLAS's own detection.
 
     The OpenBLAS inside the mxnet 1.9.1 wheel predates recent Xeons and falls back to its
-    SSE3 'Prescott' kernels on them: nd.dot and batch_dot ran 2.4x slower here than with
-    the AVX-512 kernels it ships.
+    SSE3 'Prescott' kernels on them: nd.dot (and with it the model's batch_dot) ran 2.4x
+    slower here than with the AVX2/AVX-512 kernels it ships.
     """
     try:
         with open(cpuinfo, encoding="ascii", errors="replace") as f:
@@ -24,7 +24,7 @@ def openblas_core(cpuinfo="/proc/cpuinfo"):
     return None
 
 
-# All three are read once, when libmxnet loads: set them before anything imports mxnet.
+# MXNet and its OpenBLAS read these when they load: set them before anything imports mxnet.
 # MXNet alone would use one thread on a 2-core machine; 2 measured 1.8x faster.
 os.environ.setdefault("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
 # MXNet caches oneDNN primitives per input shape, without bound by default. Batches vary in
