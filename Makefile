@@ -48,6 +48,7 @@ test: setup browser
 bench: model
 	$(PY) -m bench.accuracy
 	$(PY) -m bench.speed
+	$(PY) -m bench.environment
 	$(PY) -m bench.scoring
 	$(PY) -m bench.load
 	$(PY) -m bench.reliability

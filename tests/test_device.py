@@ -5,7 +5,7 @@ import sys
 import mxnet as mx
 import pytest
 
-import sentiment
+from bench.environment import openblas_core
 from sentiment import device
 
 
@@ -40,11 +40,11 @@ def test_this_machine_without_a_gpu_runs_on_cpu():
 @pytest.mark.parametrize("flags, expected", [
     ("fpu sse2 avx2 fma avx512f avx512bw", "SkylakeX"), ("fpu sse2 avx avx2 fma", "Haswell"), ("fpu sse2 sse3", None),
 ])
-def test_openblas_kernels_follow_the_cpu_flags(tmp_path, flags, expected):
+def test_benchmarks_pick_openblas_kernels_from_the_cpu_flags(tmp_path, flags, expected):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
-    assert sentiment.openblas_core(str(cpuinfo)) == expected
-    assert sentiment.openblas_core(str(tmp_path / "absent")) is None
+    assert openblas_core(str(cpuinfo)) == expected
+    assert openblas_core(str(tmp_path / "absent")) is None
 
 
 def test_importing_sentiment_sets_mxnet_defaults_but_keeps_the_users():
