@@ -5,7 +5,10 @@
    (from /proc/cpuinfo): nd.dot 2048x2048 GFLOP/s, and model sentences/s (E=100, H=128, as
    bench/speed) at T=64 batch 8 and T=16 batch 1. `sentiment` does not set it: the model did not
    get faster. bench/speed uses it for the machine's nd.dot rate.
-2. MXNET_MKLDNN_CACHE_NUM, which `import sentiment` sets to 128: every batch shape the scorer can
+2. MXNET_CPU_PARALLEL_SIZE, which `import sentiment` raises from 200,000 elements to 2^31 - 1: model
+   sentences/s (T=64 batch 8) after one 1M-element NumPy copy in the main thread, as training's
+   GloVe matrix or an evaluation's asnumpy makes; MXNet's default copies it with a second OpenMP team.
+3. MXNET_MKLDNN_CACHE_NUM, which `import sentiment` sets to 128: every batch shape the scorer can
    form (T = 8..64, B up to 32k pairs), scored twice, bounded against unbounded: peak RSS, and the
    seconds of the second pass (an unbounded cache hits there; a bounded one rebuilds primitives).
 
@@ -35,6 +38,23 @@ for batch, length, runs in ((8, 64, 100), (1, 16, 1000)):
 print(json.dumps(result))
 """
 
+COPY_PROBE = """
+import json, os, time, numpy as np, sentiment, mxnet as mx
+from sentiment.model import RelationAttentionClassifier
+model = RelationAttentionClassifier(20000, 2, embed_size=100, hidden_size=128)
+model.initialize(mx.init.Xavier()); model.hybridize(static_alloc=True)
+mx.nd.zeros((1 << 20,)).asnumpy()  # one large copy to NumPy in this (the main) thread
+tokens, mask = mx.nd.array(np.random.randint(1, 20000, (8, 64))), mx.nd.ones((8, 64))
+started = time.time()
+while time.time() - started < 1.0:
+    model(tokens, mask)[0].wait_to_read()
+runs, started = 0, time.perf_counter()
+while time.perf_counter() - started < 3.0:
+    model(tokens, mask)[0].wait_to_read(); runs += 1
+print(json.dumps({"sentences_per_second_B8_T64": 8 * runs / (time.perf_counter() - started),
+                  "threads": len(os.listdir("/proc/self/task"))}))
+"""
+
 CACHE_PROBE = """
 import json, resource, time, numpy as np, sentiment, mxnet as mx
 from sentiment.model import RelationAttentionClassifier
@@ -56,11 +76,13 @@ print(json.dumps({"shapes": len(shapes), "peak_rss_mib": resource.getrusage(reso
 DOT_PROBE = """
 import json, time, sentiment, mxnet as mx
 a, b = mx.nd.random.uniform(shape=(2048, 2048)), mx.nd.random.uniform(shape=(2048, 2048))
-mx.nd.dot(a, b).wait_to_read()
-runs = []
-for _ in range(5):
+started = time.time()
+while time.time() - started < 1.0:  # warm up for a second, as bench/speed's timed() does
+    mx.nd.dot(a, b).wait_to_read()
+runs, started = [], time.time()
+while time.time() - started < 2.0:
     start = time.perf_counter(); mx.nd.dot(a, b).wait_to_read(); runs.append(time.perf_counter() - start)
-print(json.dumps({"dot_gflops": 2 * 2048 ** 3 / sorted(runs)[2] / 1e9}))
+print(json.dumps({"dot_gflops": 2 * 2048 ** 3 / sorted(runs)[len(runs) // 2] / 1e9}))
 """
 
 
@@ -106,6 +128,15 @@ def main():
               f"{r['sentences_per_second_B1_T16']:12.1f}")
     print("  ratios: " + ", ".join(f"{key.replace('sentences_per_second_', 'model ')} {ours[key] / fallback[key]:.2f}x"
                                    for key in ours))
+
+    results["parallel_copy"] = {"2^31-1 (sentiment's default)": probe(COPY_PROBE, MXNET_CPU_PARALLEL_SIZE=None),
+                                "200000 (MXNet's default)": probe(COPY_PROBE, MXNET_CPU_PARALLEL_SIZE="200000")}
+    raised, default = results["parallel_copy"].values()
+    print("\nMXNET_CPU_PARALLEL_SIZE           model sentences/s after a 1M-element copy  threads")
+    for name, r in results["parallel_copy"].items():
+        print(f"  {name:32s} {r['sentences_per_second_B8_T64']:12.1f} {r['threads']:28d}")
+    print(f"  ratio: {raised['sentences_per_second_B8_T64'] / default['sentences_per_second_B8_T64']:.2f}x "
+          "with sentiment's default")
 
     results["mkldnn_cache"] = {"128 (sentiment's default)": probe(CACHE_PROBE, MXNET_MKLDNN_CACHE_NUM=None),
                                "unbounded (MXNet's default)": probe(CACHE_PROBE, MXNET_MKLDNN_CACHE_NUM="-1")}

@@ -32,9 +32,16 @@ from sentiment.model import RelationAttentionClassifier
 E, H, C, VOCAB = 100, 128, 128, 20000
 
 
-def timed(fn, min_seconds=1.0, min_runs=3):
-    """Median seconds per call after one warm-up call."""
+def timed(fn, min_seconds=2.0, min_runs=3, warmup_seconds=1.0):
+    """Median seconds per call, after calling fn for warmup_seconds (at least once).
+
+    This virtual machine runs the first second or so of a new workload slower (single calls at
+    T=64, batch 256 measured 512-697 sentences/s, then ~800), so every side warms up the same way.
+    """
+    started = time.time()
     fn()
+    while time.time() - started < warmup_seconds:
+        fn()
     runs, started = [], time.time()
     while len(runs) < min_runs or time.time() - started < min_seconds:
         t = time.perf_counter()
@@ -103,7 +110,7 @@ def fixed_length(results, batches, lengths, max_pairs):
             np.testing.assert_allclose(ours[0].asnumpy(), theirs[0].asnumpy(), rtol=1e-4, atol=1e-5)
             np.testing.assert_allclose(ours[1].asnumpy(), theirs[1].asnumpy().transpose(0, 2, 1), atol=1e-6)
             t_prod = timed(chunked(production, tokens, mask, max_pairs))
-            t_art = timed(lambda: article(tokens)[0].wait_to_read(), min_seconds=0.5, min_runs=2)
+            t_art = timed(lambda: article(tokens)[0].wait_to_read(), min_seconds=1.0, min_runs=2)
             gflops = B * flops_production(T) / t_prod / 1e9
             row = {"T": T, "batch": B, "article_sps": B / t_art, "production_sps": B / t_prod,
                    "ratio": t_art / t_prod, "production_gflops": gflops,
@@ -135,7 +142,7 @@ def real_sentences(results, max_pairs):
             tokens, _ = pad_batch(ids[start:start + 256], pad_id=0, length=fixed_T)
             article(nd.array(tokens))[0].wait_to_read()
 
-    t_prod, t_art = timed(ours, min_seconds=2), timed(theirs, min_seconds=2, min_runs=2)
+    t_prod, t_art = timed(ours), timed(theirs, min_runs=2)
     results["real"] = {"sentences": len(ids), "fixed_T": fixed_T, "production_sps": len(ids) / t_prod,
                        "article_sps": len(ids) / t_art, "ratio": t_art / t_prod}
     print(f"\nreal test sentences ({len(ids)}): article (padded to T={fixed_T}) {len(ids) / t_art:.1f}/s, "
