@@ -1,4 +1,4 @@
-"""Two MXNet/OpenBLAS environment settings measured side by side, each side in its own process, one run.
+"""Three MXNet/OpenBLAS environment settings measured side by side, each side in its own process.
 
 1. OPENBLAS_CORETYPE: the OpenBLAS inside the mxnet 1.9.1 wheel does not know recent Xeons and
    falls back to its SSE3 'Prescott' kernels. Its own detection against the kernels for this CPU
@@ -10,17 +10,20 @@
    GloVe matrix or an evaluation's asnumpy makes; MXNet's default copies it with a second OpenMP team.
 3. MXNET_MKLDNN_CACHE_NUM, which `import sentiment` sets to 128: every batch shape the scorer can
    form (T = 8..64, B up to 32k pairs), scored twice, bounded against unbounded: peak RSS, and the
-   seconds of the second pass (an unbounded cache hits there; a bounded one rebuilds primitives).
+   seconds of the second pass (an unbounded cache hits there; a bounded one rebuilds primitives),
+   median of 5 runs a side.
 
     python -m bench.environment
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CACHE_RUNS = 5
 
 MODEL_PROBE = """
 import json, time, numpy as np, sentiment, mxnet as mx
@@ -39,20 +42,15 @@ print(json.dumps(result))
 """
 
 COPY_PROBE = """
-import json, os, time, numpy as np, sentiment, mxnet as mx
+import json, os, numpy as np, sentiment, mxnet as mx
+from bench.speed import timed
 from sentiment.model import RelationAttentionClassifier
 model = RelationAttentionClassifier(20000, 2, embed_size=100, hidden_size=128)
 model.initialize(mx.init.Xavier()); model.hybridize(static_alloc=True)
 mx.nd.zeros((1 << 20,)).asnumpy()  # one large copy to NumPy in this (the main) thread
 tokens, mask = mx.nd.array(np.random.randint(1, 20000, (8, 64))), mx.nd.ones((8, 64))
-started = time.time()
-while time.time() - started < 1.0:
-    model(tokens, mask)[0].wait_to_read()
-runs, started = 0, time.perf_counter()
-while time.perf_counter() - started < 3.0:
-    model(tokens, mask)[0].wait_to_read(); runs += 1
-print(json.dumps({"sentences_per_second_B8_T64": 8 * runs / (time.perf_counter() - started),
-                  "threads": len(os.listdir("/proc/self/task"))}))
+seconds = timed(lambda: model(tokens, mask)[0].wait_to_read(), min_seconds=3.0)
+print(json.dumps({"sentences_per_second_B8_T64": 8 / seconds, "threads": len(os.listdir("/proc/self/task"))}))
 """
 
 CACHE_PROBE = """
@@ -74,15 +72,10 @@ print(json.dumps({"shapes": len(shapes), "peak_rss_mib": resource.getrusage(reso
 
 
 DOT_PROBE = """
-import json, time, sentiment, mxnet as mx
+import json, sentiment, mxnet as mx
+from bench.speed import timed
 a, b = mx.nd.random.uniform(shape=(2048, 2048)), mx.nd.random.uniform(shape=(2048, 2048))
-started = time.time()
-while time.time() - started < 1.0:  # warm up for a second, as bench/speed's timed() does
-    mx.nd.dot(a, b).wait_to_read()
-runs, started = [], time.time()
-while time.time() - started < 2.0:
-    start = time.perf_counter(); mx.nd.dot(a, b).wait_to_read(); runs.append(time.perf_counter() - start)
-print(json.dumps({"dot_gflops": 2 * 2048 ** 3 / sorted(runs)[len(runs) // 2] / 1e9}))
+print(json.dumps({"dot_gflops": 2 * 2048 ** 3 / timed(lambda: mx.nd.dot(a, b).wait_to_read()) / 1e9}))
 """
 
 
@@ -138,15 +131,27 @@ def main():
     print(f"  ratio: {raised['sentences_per_second_B8_T64'] / default['sentences_per_second_B8_T64']:.2f}x "
           "with sentiment's default")
 
-    results["mkldnn_cache"] = {"128 (sentiment's default)": probe(CACHE_PROBE, MXNET_MKLDNN_CACHE_NUM=None),
-                               "unbounded (MXNet's default)": probe(CACHE_PROBE, MXNET_MKLDNN_CACHE_NUM="-1")}
-    bounded, unbounded = results["mkldnn_cache"].values()
-    print(f"\nMXNET_MKLDNN_CACHE_NUM   every batch shape ({bounded['shapes']}) scored twice")
-    print("                                  peak RSS MiB  second pass s")
+    # Peak RSS of one run varies by up to 2x here (allocation timing), so each side runs CACHE_RUNS times,
+    # alternating, and the medians are compared.
+    sides = {"128 (sentiment's default)": None, "unbounded (MXNet's default)": "-1"}
+    runs = {name: [] for name in sides}
+    for _ in range(CACHE_RUNS):
+        for name, value in sides.items():
+            runs[name].append(probe(CACHE_PROBE, MXNET_MKLDNN_CACHE_NUM=value))
+    results["mkldnn_cache"] = {name: {key: [r[key] for r in rs] for key in ("peak_rss_mib", "second_pass_seconds")}
+                               for name, rs in runs.items()}
+    shapes = runs[next(iter(sides))][0]["shapes"]
+    medians = {name: {key: statistics.median(v) for key, v in r.items()} for name, r in results["mkldnn_cache"].items()}
+    print(f"\nMXNET_MKLDNN_CACHE_NUM   every batch shape ({shapes}) scored twice, "
+          f"{CACHE_RUNS} runs a side: median (min-max)")
+    print("                                  peak RSS MiB             second pass s")
     for name, r in results["mkldnn_cache"].items():
-        print(f"  {name:32s} {r['peak_rss_mib']:10.1f} {r['second_pass_seconds']:12.2f}")
-    print(f"  ratio: memory {unbounded['peak_rss_mib'] / bounded['peak_rss_mib']:.2f}x less with the bound, "
-          f"second pass {bounded['second_pass_seconds'] / unbounded['second_pass_seconds']:.2f}x the time")
+        peak, seconds = r["peak_rss_mib"], r["second_pass_seconds"]
+        print(f"  {name:32s} {medians[name]['peak_rss_mib']:6.1f} ({min(peak):.0f}-{max(peak):.0f})"
+              f"   {medians[name]['second_pass_seconds']:6.2f} ({min(seconds):.2f}-{max(seconds):.2f})")
+    bounded, unbounded = medians.values()
+    print(f"  ratio of medians: memory {unbounded['peak_rss_mib'] / bounded['peak_rss_mib']:.2f}x less with the "
+          f"bound, second pass {bounded['second_pass_seconds'] / unbounded['second_pass_seconds']:.2f}x the time")
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     Path("bench/results/environment.json").write_text(json.dumps(results, indent=2) + "\n")
 

@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
 os.environ.setdefault("MXNET_MKLDNN_CACHE_NUM", "128")
 # MXNet copies arrays of 200k+ elements to and from NumPy with an OpenMP loop in the calling thread.
 # That second OpenMP team puts more libgomp threads than cores in the process, after which libgomp
-# stops spinning and every operator waits on futexes: the model ran 1.26x slower for the rest of
+# stops spinning and every operator waits on futexes: the model ran 1.17-1.26x slower for the rest of
 # the process (python -m bench.environment). Plain memcpy instead.
 os.environ.setdefault("MXNET_CPU_PARALLEL_SIZE", str(2**31 - 1))  # an int in MXNet
 
