@@ -25,32 +25,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_RUNS = 5
 
-MODEL_PROBE = """
-import json, time, numpy as np, sentiment, mxnet as mx
-from sentiment.model import RelationAttentionClassifier
-model = RelationAttentionClassifier(20000, 2, embed_size=100, hidden_size=128)
-model.initialize(mx.init.Xavier()); model.hybridize(static_alloc=True)
-result = {}
-for batch, length, runs in ((8, 64, 100), (1, 16, 1000)):
-    tokens, mask = mx.nd.array(np.random.randint(1, 20000, (batch, length))), mx.nd.ones((batch, length))
-    model(tokens, mask)[0].wait_to_read()
-    start = time.perf_counter()
-    for _ in range(runs):
-        model(tokens, mask)[0].wait_to_read()
-    result[f"sentences_per_second_B{batch}_T{length}"] = batch * runs / (time.perf_counter() - start)
-print(json.dumps(result))
-"""
-
-COPY_PROBE = """
+# A fresh model as bench/speed sizes it (E=100, H=128); `timed` as bench/speed times.
+MODEL = """
 import json, os, numpy as np, sentiment, mxnet as mx
 from bench.speed import timed
 from sentiment.model import RelationAttentionClassifier
 model = RelationAttentionClassifier(20000, 2, embed_size=100, hidden_size=128)
 model.initialize(mx.init.Xavier()); model.hybridize(static_alloc=True)
+def sentences_per_second(batch, length):
+    tokens, mask = mx.nd.array(np.random.randint(1, 20000, (batch, length))), mx.nd.ones((batch, length))
+    return batch / timed(lambda: model(tokens, mask)[0].wait_to_read())
+"""
+
+MODEL_PROBE = MODEL + """
+print(json.dumps({f"sentences_per_second_B{b}_T{t}": sentences_per_second(b, t) for b, t in ((8, 64), (1, 16))}))
+"""
+
+COPY_PROBE = MODEL + """
 mx.nd.zeros((1 << 20,)).asnumpy()  # one large copy to NumPy in this (the main) thread
-tokens, mask = mx.nd.array(np.random.randint(1, 20000, (8, 64))), mx.nd.ones((8, 64))
-seconds = timed(lambda: model(tokens, mask)[0].wait_to_read(), min_seconds=3.0)
-print(json.dumps({"sentences_per_second_B8_T64": 8 / seconds, "threads": len(os.listdir("/proc/self/task"))}))
+print(json.dumps({"sentences_per_second_B8_T64": sentences_per_second(8, 64),
+                  "threads": len(os.listdir("/proc/self/task"))}))
 """
 
 CACHE_PROBE = """

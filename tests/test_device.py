@@ -1,11 +1,9 @@
 import os
-import subprocess
-import sys
 
 import mxnet as mx
 import pytest
 
-from bench.environment import openblas_core
+from bench.environment import openblas_core, probe
 from sentiment import device
 
 
@@ -49,28 +47,21 @@ def test_benchmarks_pick_openblas_kernels_from_the_cpu_flags(tmp_path, flags, ex
 
 def test_importing_sentiment_sets_mxnet_defaults_but_keeps_the_users():
     names = ("OMP_NUM_THREADS", "MXNET_MKLDNN_CACHE_NUM", "MXNET_CPU_PARALLEL_SIZE")
-    code = f"import os, sentiment; print(*(os.environ[name] for name in {names}))"
-    env = {k: v for k, v in os.environ.items() if k not in names}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == [str(len(os.sched_getaffinity(0))), "128", str(2**31 - 1)]
-    env.update(OMP_NUM_THREADS="1", MXNET_MKLDNN_CACHE_NUM="7", MXNET_CPU_PARALLEL_SIZE="1000")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["1", "7", "1000"]
+    code = f"import json, os, sentiment; print(json.dumps([os.environ[name] for name in {names}]))"
+    assert probe(code, **dict.fromkeys(names)) == [str(len(os.sched_getaffinity(0))), "128", str(2**31 - 1)]
+    users = dict(OMP_NUM_THREADS="1", MXNET_MKLDNN_CACHE_NUM="7", MXNET_CPU_PARALLEL_SIZE="1000")
+    assert probe(code, **users) == ["1", "7", "1000"]
 
 
 def test_large_numpy_copies_start_no_second_openmp_team():
     """A second team would leave more OpenMP threads than cores, and libgomp would stop spinning (slower)."""
-    code = ("import os, sentiment, mxnet as mx, numpy as np\n"
+    code = ("import json, os, sentiment, mxnet as mx, numpy as np\n"
             "threads = lambda: len(os.listdir('/proc/self/task'))\n"
             "w = mx.nd.ones((512, 512)); mx.nd.FullyConnected(w, w, no_bias=True, num_hidden=512).wait_to_read()\n"
             "before = threads(); mx.nd.zeros((1 << 20,)).asnumpy(); mx.nd.array(np.zeros(1 << 20))\n"
-            "print(before, threads())")
-    env = {k: v for k, v in os.environ.items() if k != "MXNET_CPU_PARALLEL_SIZE"}
-    env["OMP_NUM_THREADS"] = "2"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    before, after = map(int, out.split())
+            "print(json.dumps([before, threads()]))")
+    before, after = probe(code, OMP_NUM_THREADS="2", MXNET_CPU_PARALLEL_SIZE=None)
     assert after == before
-    env["MXNET_CPU_PARALLEL_SIZE"] = "200000"  # MXNet's own default: the copy starts a team (the test can fail)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    before, after = map(int, out.split())
+    # MXNet's own default: the copy starts a team (so the test can fail)
+    before, after = probe(code, OMP_NUM_THREADS="2", MXNET_CPU_PARALLEL_SIZE="200000")
     assert after > before
