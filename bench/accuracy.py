@@ -1,8 +1,14 @@
-"""Accuracy on the same held-out split, in one run: the default model, the default configuration
-trained on hard labels (no confidences, no weight averaging), the article's configuration,
-TF-IDF + LR, NBSVM and VADER; each also on the Amazon cross-domain file.
+"""Accuracy, calibration and behaviour in one run, every system on the same splits.
 
-    python -m bench.accuracy [--model models/default] [--json bench/results/accuracy.json]
+- the default model: dev and test accuracy per corpus, expected calibration error (15 bins) per
+  test split before and after its fitted temperature, and the behaviour suite (bench/behaviour.py);
+- ablations, each trained here with the default settings but one: the article's structure, and
+  each improvement added in turn; no corpus balancing; movie data only;
+- each corpus held out entirely: trained on the other three, scored on every sentence of the
+  held-out one, beside VADER on the same sentences;
+- TF-IDF + LR, NBSVM (trained on the four training splits) and VADER's compound score.
+
+    python -m bench.accuracy [--model models/default] [--skip-ablations] [--skip-held-out]
 """
 import argparse
 import json
@@ -10,59 +16,115 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from bench.baselines import NBSVM, TfidfLogReg, Vader
-from sentiment.data import DATA_DIR, load_labelled, prepare
+from bench.behaviour import pass_rates, suite
+from sentiment.cli import ARTICLE_STRUCTURE
+from sentiment.data import CORPORA, load_many, prepare, split_files
+from sentiment.evaluation import expected_calibration_error
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
 
-# The ablation: what confidences as soft targets and weight averaging add to the default model.
-HARD_LABELS = dict(confidence_field=None, average_best=1, progress=False)
-# The article's own configuration: T=20, E=10, H=30, random embeddings, hard labels.
-ARTICLE = dict(max_len=20, embed_size=10, hidden_size=30, classifier_size=128, embeddings="random", glove_vocab=0,
-               dropout=0.0, epochs=12, patience=3, **HARD_LABELS)
+ABLATIONS = {
+    "article structure (order-blind, attention unscaled, no lexicon)": ARTICLE_STRUCTURE,
+    "+ word order (offsets clipped at 8)": dict(attention_scale=None, lexicon=False, negation=False),
+    "+ attention scale (learned, from 8)": dict(lexicon=False, negation=False),
+    "+ lexicon and negation-scope features": dict(negation=False),
+    "default without corpus balancing": dict(balance=0.0),
+    "default trained on movies only": dict(data=split_files("train", ["movie"]), dev=split_files("dev", ["movie"])),
+}
 
 
 def accuracy(predicted, true):
-    return sum(p == t for p, t in zip(predicted, true)) / len(true)
+    return float(np.mean([p == t for p, t in zip(predicted, true)]))
+
+
+def corpus_scores(predict, splits):
+    """{'dev': {corpus: acc, 'mean': ...}, 'test': {...}} for a predict(texts) -> labels function."""
+    scores = {}
+    for split in ("dev", "test"):
+        scores[split] = {c: round(accuracy(predict(splits[c][split][0]), splits[c][split][1]), 4) for c in CORPORA}
+        scores[split]["mean"] = round(float(np.mean([scores[split][c] for c in CORPORA])), 4)
+    return scores
+
+
+def calibration(predictor, splits):
+    """{corpus: (ECE at temperature 1, ECE at the fitted temperature)} on the test splits."""
+    fitted, result = predictor.temperature, {}
+    for corpus in CORPORA:
+        texts, labels = splits[corpus]["test"]
+        true = [predictor.labels.index(label) for label in labels]
+        eces = []
+        for temperature in (1.0, fitted):
+            predictor.temperature = temperature
+            eces.append(round(expected_calibration_error(predictor.predict_proba(texts), true), 4))
+        result[corpus] = eces
+    predictor.temperature = fitted
+    return result
+
+
+def show(name, row):
+    cells = "  ".join(f"{c} {row['test'][c]:.3f}" for c in CORPORA)
+    behaviour = f"  behaviour {row['behaviour']:.3f}" if "behaviour" in row else ""
+    print(f"{name:64s} dev {row['dev']['mean']:.4f}  test {cells}  mean {row['test']['mean']:.4f}{behaviour}",
+          flush=True)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--json", default="bench/results/accuracy.json")
+    parser.add_argument("--skip-ablations", action="store_true")
+    parser.add_argument("--skip-held-out", action="store_true")
     args = parser.parse_args()
     prepare()
-    train = load_labelled(DATA_DIR / "train.jsonl", report=lambda m: None)
-    evaluation = {name: load_labelled(DATA_DIR / f"{name}.jsonl", report=lambda m: None)
-                  for name in ("dev", "test", "amazon")}
-    rows = []
+    splits = {c: {s: load_many(split_files(s, [c]))[:2] for s in ("train", "dev", "test")} for c in CORPORA}
+    train_texts, train_labels = load_many(split_files("train"))[:2]
+    cases = suite()
+    results = {"systems": {}, "held_out": {}}
 
-    def record(name, predict, seconds):
-        row = {"system": name, "fit_seconds": round(seconds, 1)}
-        for split, data in evaluation.items():
-            row[split] = round(accuracy(predict(data.texts), data.labels), 4)
-        rows.append(row)
-        print(f"{name:42s} dev {row['dev']:.4f}  test {row['test']:.4f}  amazon {row['amazon']:.4f}", flush=True)
+    def record(name, predict, seconds, **extra):
+        row = {**corpus_scores(predict, splits), "behaviour": round(pass_rates(predict, cases)[0]["overall"], 4),
+               "seconds": round(seconds, 1), **extra}
+        results["systems"][name] = row
+        show(name, row)
 
     default = Predictor.load(args.model)
-    record(f"relation-network attention (default, {default.version})", default.predict,
-           default.metrics.get("train_seconds", 0))
+    rates = pass_rates(default.predict, cases)[0]
+    record(f"default model {default.version}", default.predict, default.metrics.get("train_seconds", 0),
+           calibration=calibration(default, splits), temperature=default.temperature,
+           behaviour_per_capability={k: round(v, 4) for k, v in rates.items()})
+    print("  test ECE (temperature 1 -> fitted " f"{default.temperature}): " + ", ".join(
+        f"{c} {a:.3f} -> {b:.3f}" for c, (a, b) in results["systems"][f"default model {default.version}"]
+        ["calibration"].items()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, options in (("default configuration, hard labels", HARD_LABELS),
-                              ("article configuration (T=20 E=10 H=30, random)", ARTICLE)):
+        out = str(Path(tmp) / "model")
+        for name, options in ({} if args.skip_ablations else ABLATIONS).items():
             started = time.time()
-            fit(TrainConfig(out=str(Path(tmp) / "model"), **options), log=lambda m: None)
-            record(name, Predictor.load(Path(tmp) / "model").predict, time.time() - started)
+            fit(TrainConfig(out=out, progress=False, **options), log=lambda m: None)
+            record(name, Predictor.load(out).predict, time.time() - started)
+        for corpus in [] if args.skip_held_out else CORPORA:
+            others = [c for c in CORPORA if c != corpus]
+            started = time.time()
+            fit(TrainConfig(out=out, progress=False, data=split_files("train", others), dev=split_files("dev", others)),
+                log=lambda m: None)
+            texts, labels = (sum((splits[corpus][s][i] for s in ("train", "dev", "test")), []) for i in (0, 1))
+            model_acc = accuracy(Predictor.load(out).predict(texts), labels)
+            vader_acc = accuracy(Vader().fit([], []).predict(texts), labels)
+            results["held_out"][corpus] = {"n": len(texts), "model": round(model_acc, 4), "vader": round(vader_acc, 4),
+                                           "seconds": round(time.time() - started, 1)}
+            print(f"held out {corpus:7s} (trained on {'+'.join(others)}): model {model_acc:.4f}  VADER {vader_acc:.4f}"
+                  f"  n={len(texts)}", flush=True)
     for name, baseline in (("TF-IDF 1-2-gram + logistic regression", TfidfLogReg()),
                            ("NBSVM (bigram, Wang & Manning 2012)", NBSVM()),
                            ("VADER compound score (rule-based)", Vader())):
         started = time.time()
-        baseline.fit(train[0], train[1])
+        baseline.fit(train_texts, train_labels)
         record(name, baseline.predict, time.time() - started)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"\nsizes: train {len(train[0])}, dev {len(evaluation['dev'][0])}, test {len(evaluation['test'][0])}, "
-          f"amazon {len(evaluation['amazon'][0])}; results in {args.json}")
+    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults in {args.json}")
 
 
 if __name__ == "__main__":

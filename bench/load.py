@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from sentiment.data import DATA_DIR, load_labelled, prepare
+from sentiment.data import load_many, prepare, split_files
 from tests.helpers import Gunicorn
 
 LAYOUTS = {  # name: (description, gunicorn/service environment)
@@ -65,7 +65,7 @@ def main():
     parser.add_argument("--layouts", default=",".join(LAYOUTS), help="comma-separated: " + ", ".join(LAYOUTS))
     args = parser.parse_args()
     prepare()
-    sentences = load_labelled(DATA_DIR / "test.jsonl", report=lambda m: None)[0]
+    sentences = load_many(split_files("test")).texts
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         scripts = {

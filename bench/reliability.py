@@ -127,9 +127,9 @@ def corrupted_bundle(model, tmp):
 
 
 def scoring_kill_resume(model, tmp, n=100_000):
-    from sentiment.data import DATA_DIR, load_labelled
+    from sentiment.data import load_many, split_files
 
-    sentences = load_labelled(DATA_DIR / "test.jsonl", report=lambda m: None)[0]
+    sentences = load_many(split_files("test")).texts
     source = tmp / "in.txt"
     source.write_text("".join(sentences[i % len(sentences)] + "\n" for i in range(n)), encoding="utf-8")
     command = [sys.executable, "-m", "sentiment", "score", str(source), "--model", str(model), "--no-progress"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from sentiment.data import DATA_DIR, load_labelled, prepare
+from sentiment.data import load_many, prepare, split_files
 from sentiment.predictor import Predictor
 
 
@@ -58,7 +58,7 @@ def main():
     parser.add_argument("--naive-records", type=int, default=3000, help="records for the one-at-a-time loop")
     args = parser.parse_args()
     prepare()
-    sentences = load_labelled(DATA_DIR / "test.jsonl", report=lambda m: None)[0]
+    sentences = load_many(split_files("test")).texts
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -122,11 +122,11 @@ def fixed_length(results, batches, lengths, max_pairs):
 
 
 def real_sentences(results, max_pairs):
-    from sentiment.data import DATA_DIR, load_labelled, prepare
+    from sentiment.data import load_many, prepare, split_files
     from sentiment.tokenizer import Tokenizer
 
     prepare()
-    texts = load_labelled(DATA_DIR / "test.jsonl", report=lambda m: None)[0]
+    texts = load_many(split_files("test")).texts
     tokenizer = Tokenizer(max_len=64)
     ids = [[1 + hash(t) % (VOCAB - 1) for t in tokenizer(text)[0]] for text in texts]
     fixed_T = 64
@@ -150,10 +150,10 @@ def real_sentences(results, max_pairs):
 
 
 def training(results, batches=60):
-    from sentiment.data import DATA_DIR, load_labelled
+    from sentiment.data import load_many, split_files
     from sentiment.tokenizer import Tokenizer
 
-    texts, labels, _, _ = load_labelled(DATA_DIR / "train.jsonl", report=lambda m: None)
+    texts, labels, _, _ = load_many(split_files("train"))
     tokenizer = Tokenizer(max_len=64)
     ids = [[1 + hash(t) % (VOCAB - 1) for t in tokenizer(text)[0]] for text in texts]
     y = np.array([label == "positive" for label in labels], dtype=np.float32)

@@ -7,6 +7,9 @@ import sys
 from . import __version__
 
 DEFAULT_MODEL = "models/default"
+# The article's structure (Kim 2018): no word order, attention scores squashed to (0.27, 0.73), no lexicon.
+PREDICT_FIELDS = ("label", "probabilities", "truncated", "unknown_tokens", "model", "tokens")
+ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, lexicon=False, negation=False)
 
 
 def _train_parser(sub):
@@ -16,8 +19,11 @@ def _train_parser(sub):
     p = sub.add_parser("train", help="train a model on labelled files and write a bundle",
                        description="Train on JSONL ({'text','label'}) or CSV/TSV with a header; with no "
                                    "arguments, train the default model on the fetched review data.")
-    p.add_argument("--data", default=defaults.data, help="training file (default: %(default)s)")
-    p.add_argument("--dev", default=defaults.dev, help="development file for early stopping (default: %(default)s)")
+    p.add_argument("--data", nargs="+", default=None, metavar="PATH",
+                   help="training files or directories of them (default: the four fetched review corpora)")
+    p.add_argument("--dev", nargs="+", default=None, metavar="PATH",
+                   help="development files for early stopping and calibration (default: with --data, a stratified "
+                        "10%% held out of each --data file; without, the four corpora's dev splits)")
     p.add_argument("--out", default=defaults.out, help="bundle directory to write (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=defaults.epochs)
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -30,6 +36,18 @@ def _train_parser(sub):
     p.add_argument("--hidden-size", type=int, default=defaults.hidden_size)
     p.add_argument("--classifier-size", type=int, default=defaults.classifier_size)
     p.add_argument("--dropout", type=float, default=defaults.dropout)
+    p.add_argument("--positions", type=int, default=defaults.positions,
+                   help="clip of the word offset the pair network sees; 0: order-blind (default: %(default)s)")
+    p.add_argument("--attention-scale", type=float, default=defaults.attention_scale,
+                   help="initial learned inverse temperature of the attention (default: %(default)s)")
+    p.add_argument("--no-lexicon", dest="lexicon", action="store_false",
+                   help="no VADER valence or negation-scope features")
+    p.add_argument("--no-negation", dest="negation", action="store_false",
+                   help="no learned negation operator on embeddings inside a negation scope")
+    p.add_argument("--balance", type=float, default=defaults.balance,
+                   help="loss weight of a file's rows ~ its share ** -balance, in [0, 1] (default: %(default)s)")
+    p.add_argument("--article", action="store_true",
+                   help="the article's exact structure: order-blind, unscaled attention, no lexicon or negation")
     p.add_argument("--patience", type=int, default=defaults.patience, help="epochs without dev improvement")
     p.add_argument("--average-best", type=int, default=defaults.average_best,
                    help="average the weights of this many best epochs if dev agrees (1: best epoch only)")
@@ -86,7 +104,7 @@ def main(argv=None):
 def cmd_data(args):
     from .data import prepare
 
-    for name, count in prepare(force=args.force).items():
+    for name, count in prepare(force=args.force, report=lambda m: print(m, file=sys.stderr)).items():
         print(f"{name}: {count} records")
 
 
@@ -94,12 +112,15 @@ def cmd_train(args):
     from .train import TrainConfig, fit
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    options = {k: v for k, v in vars(args).items() if k in names}
-    if args.data == TrainConfig.data:
+    options = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if args.article:
+        options.update(ARTICLE_STRUCTURE)
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    if args.data is None or args.lexicon:
         from .data import prepare
 
-        prepare()
-    fit(TrainConfig(progress=not args.no_progress, **options), log=lambda m: print(m, file=sys.stderr))
+        prepare(report=log)
+    fit(TrainConfig(progress=not args.no_progress, **options), log=log)
 
 
 def cmd_evaluate(args):
@@ -123,11 +144,13 @@ def cmd_predict(args):
 
         attention_heatmap(results[0], args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
-    for result in results:
+    short_first = []
+    for result in results:  # the short fields first, the matrices last
         result["model"] = predictor.version
         if args.no_attention:
             result.pop("attention", None)
-    sys.stdout.buffer.write(dumps(results[0] if len(results) == 1 else results, indent=True) + b"\n")
+        short_first.append({**{k: result[k] for k in PREDICT_FIELDS if k in result}, **result})
+    sys.stdout.buffer.write(dumps(short_first[0] if len(results) == 1 else short_first, indent=True) + b"\n")
 
 
 def cmd_score(args):

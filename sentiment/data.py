@@ -1,9 +1,10 @@
 """Real review data and labelled datasets.
 
 `prepare()` fetches the vaderSentiment 3.3.2 source archive from PyPI, checks it against
-the SHA-256 recorded in data/, labels the human-rated sentences by sign (zeros dropped)
-and writes a deterministic stratified train/dev/test split plus the Amazon cross-domain
-test file as JSONL. `load_labelled()` reads users' own labelled files.
+the SHA-256 recorded in data/, labels the human-rated sentences of its four corpora by sign
+(zeros dropped) and writes a deterministic stratified split per corpus,
+data/<corpus>/{train,dev,test}.jsonl, plus the VADER lexicon as data/lexicon.tsv.
+`load_labelled()` reads labelled files: users' own, ours, or several at once.
 """
 import collections
 import hashlib
@@ -21,11 +22,22 @@ from .readers import BadRecord, iter_records
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 ARCHIVE = "vaderSentiment-3.3.2.tar.gz"
 INNER = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
-MOVIES = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
-AMAZON = "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt"
-SPLIT_SEED = 20180514
+LEXICON = "vaderSentiment-3.3.2/vaderSentiment/vader_lexicon.txt"
+# Four human-rated corpora, each sentence rated -4..+4 by 20 people (Hutto & Gilbert, ICWSM 2014).
+CORPORA = {
+    "movie": "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt",   # Pang & Lee's rt-polarity snippets
+    "amazon": "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",  # Hu & Liu's customer reviews
+    "nyt": "hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt",     # NYT editorial sentences
+    "tweets": "hutto_ICWSM_2014/tweets_GroundTruth.txt",
+}
+SPLIT_SEED = 20180514  # the movie split is the one every earlier figure used
 SPLITS = {"train": 0.8, "dev": 0.1, "test": 0.1}
-OUTPUTS = ("train.jsonl", "dev.jsonl", "test.jsonl", "amazon.jsonl")
+OUTPUTS = tuple(f"{corpus}/{split}.jsonl" for corpus in CORPORA for split in SPLITS) + ("lexicon.tsv",)
+
+
+def split_files(split, corpora=CORPORA, data_dir=None):
+    """Paths of one split ('train', 'dev' or 'test') of the given corpora, in corpus order."""
+    return [str(Path(data_dir or DATA_DIR) / corpus / f"{split}.jsonl") for corpus in corpora]
 
 
 class DataError(Exception):
@@ -72,6 +84,27 @@ def read_rated_sentences(archive, member):
     return rows
 
 
+def read_lexicon_archive(archive):
+    """{word: mean rating / 4} from VADER's lexicon (7,500 words and emoticons rated -4..+4)."""
+    with tarfile.open(archive) as outer:
+        raw = outer.extractfile(LEXICON).read().decode("utf-8")
+    lexicon = {}
+    for line in raw.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 2 and fields[0].strip():
+            lexicon[fields[0].strip()] = round(float(fields[1]) / 4, 4)
+    return lexicon
+
+
+def read_lexicon(data_dir=DATA_DIR):
+    """{word: valence in [-1, 1]} from data/lexicon.tsv (written by `prepare`)."""
+    path = Path(data_dir) / "lexicon.tsv"
+    if not path.exists():
+        prepare(data_dir)
+    with open(path, encoding="utf-8") as f:
+        return {word: float(value) for word, value in (line.rstrip("\n").split("\t") for line in f)}
+
+
 def label_by_sign(rows):
     """Examples labelled 'positive'/'negative' by the sign of the mean rating; zeros dropped.
 
@@ -108,24 +141,27 @@ def write_jsonl(path, examples):
     tmp.replace(path)
 
 
-def _has_confidence(path):
-    """Files written before confidences were added are rebuilt (same split, one more field)."""
-    with open(path, encoding="utf-8") as f:
-        return "confidence" in json.loads(f.readline() or "{}")
-
-
-def prepare(data_dir=DATA_DIR, force=False):
+def prepare(data_dir=DATA_DIR, force=False, report=lambda message: None):
     """Fetch, verify, label and split; returns {file name: record count}. Idempotent."""
     data_dir = Path(data_dir)
-    if not force and all((data_dir / name).exists() for name in OUTPUTS) and _has_confidence(data_dir / OUTPUTS[0]):
+    if not force and all((data_dir / name).exists() for name in OUTPUTS):
         return {name: sum(1 for _ in open(data_dir / name, encoding="utf-8")) for name in OUTPUTS}
+    report("fetching vaderSentiment==3.3.2 (the rated review corpora and the VADER lexicon) from PyPI ...")
     archive = fetch_archive(data_dir)
-    parts = stratified_split(label_by_sign(read_rated_sentences(archive, MOVIES)))
-    parts["amazon"] = label_by_sign(read_rated_sentences(archive, AMAZON))
+    report(f"verified {archive.name} (SHA-256 as recorded in data/)")
     counts = {}
-    for name, examples in parts.items():
-        write_jsonl(data_dir / f"{name}.jsonl", examples)
-        counts[f"{name}.jsonl"] = len(examples)
+    for corpus, member in CORPORA.items():
+        (data_dir / corpus).mkdir(parents=True, exist_ok=True)
+        for split, examples in stratified_split(label_by_sign(read_rated_sentences(archive, member))).items():
+            write_jsonl(data_dir / corpus / f"{split}.jsonl", examples)
+            counts[f"{corpus}/{split}.jsonl"] = len(examples)
+        report(f"{corpus}: " + ", ".join(f"{s} {counts[f'{corpus}/{s}.jsonl']}" for s in SPLITS))
+    lexicon = read_lexicon_archive(archive)
+    tmp = data_dir / "lexicon.tsv.tmp"
+    tmp.write_text("".join(f"{word}\t{value}\n" for word, value in sorted(lexicon.items())), encoding="utf-8")
+    tmp.replace(data_dir / "lexicon.tsv")
+    counts["lexicon.tsv"] = len(lexicon)
+    report(f"lexicon: {len(lexicon)} words; data written under {data_dir}")
     return counts
 
 
@@ -143,6 +179,9 @@ def _confidence(value):
     return value if 0 < value <= 1 else None
 
 
+SHOWN_BAD_ROWS = 5  # bad rows reported one by one; the rest are counted per reason
+
+
 def load_labelled(path, text_field="text", label_field="label", labels=None, strict=False, report=print,
                   confidence_field=None):
     """Read a labelled JSONL/CSV/TSV file into Labelled(texts, label strings, bad records, confidences).
@@ -151,6 +190,7 @@ def load_labelled(path, text_field="text", label_field="label", labels=None, str
     strict: raise DataError on the first bad row instead of reporting it.
     confidence_field: optional key/column with the probability, in (0, 1], that the row's label is
     right (e.g. annotator agreement); rows without it, or with no such field asked for, get 1.0.
+    Bad rows are reported: the first few with their line numbers, then a count per reason.
     """
     texts, found, bad, confidences = [], [], [], []
     optional = (confidence_field,) if confidence_field else ()
@@ -170,12 +210,48 @@ def load_labelled(path, text_field="text", label_field="label", labels=None, str
         if isinstance(record, BadRecord):
             if strict:
                 raise DataError(f"{record.source}:{record.line}: {record.reason}")
-            report(f"{record.source}:{record.line}: skipped: {record.reason}")
+            if len(bad) < SHOWN_BAD_ROWS:
+                report(f"{record.source}:{record.line}: skipped: {record.reason}")
             bad.append(record)
             continue
         texts.append(record.text)
         found.append(str(record.fields[label_field]))
         confidences.append(confidence)
+    if len(bad) > SHOWN_BAD_ROWS:
+        reasons = collections.Counter(record.reason for record in bad)
+        report(f"{path}: {len(bad)} rows skipped in all: " + "; ".join(f"{n} x {r}" for r, n in reasons.most_common()))
     if not texts:
-        raise DataError(f"{path}: no usable labelled rows")
+        raise DataError(f"{path}: no usable labelled rows" + (f" ({len(bad)} skipped)" if bad else ""))
     return Labelled(texts, found, bad, confidences)
+
+
+def load_many(paths, report=lambda message: None, **options):
+    """Several labelled files read with `load_labelled` and merged into one Labelled."""
+    parts = [load_labelled(path, report=report, **options) for path in expand_paths(paths)]
+    return Labelled(*([item for part in parts for item in getattr(part, field)] for field in Labelled._fields))
+
+
+LABELLED_SUFFIXES = (".jsonl", ".json", ".ndjson", ".csv", ".tsv", ".tab")
+
+
+def expand_paths(paths):
+    """Files for a path or list of paths; a directory stands for its labelled files (JSONL/CSV/TSV, maybe .gz)."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.name.lower().removesuffix(".gz").endswith(LABELLED_SUFFIXES))
+            if not found:
+                raise DataError(f"{path}: directory holds no .jsonl, .csv or .tsv file")
+            files.extend(found)
+        else:
+            files.append(path)
+    return [str(p) for p in files]
+
+
+def source_name(path):
+    """A short name for a data file: its folder for data/<corpus>/<split>.jsonl, else the file's stem."""
+    path = Path(path)
+    stem = path.name.split(".")[0]
+    return path.parent.name if stem in SPLITS and path.parent.name else stem

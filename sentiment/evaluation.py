@@ -1,4 +1,6 @@
-"""Held-out evaluation with scikit-learn's metrics."""
+"""Held-out evaluation with scikit-learn's metrics, and calibration (temperature, expected calibration error)."""
+import numpy as np
+from scipy.optimize import minimize_scalar
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from .data import load_labelled
@@ -25,3 +27,35 @@ def evaluate(predictor, path, text_field="text", label_field="label", log=print)
     result = report(true, predictor.predict(texts), predictor.labels)
     result["skipped_rows"] = len(bad)
     return result
+
+
+def log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def fit_temperature(logits, labels, bounds=(0.5, 20.0)):
+    """The T in `bounds` minimising the negative log-likelihood of softmax(logits / T) (Guo et al., 2017).
+
+    The lower bound stops a perfectly separated dev set from driving T toward 0 (ever sharper answers).
+    """
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=int)
+
+    def nll(log_t):
+        return -log_softmax(logits / np.exp(log_t))[np.arange(len(labels)), labels].mean()
+
+    return float(np.exp(minimize_scalar(nll, bounds=tuple(np.log(bounds)), method="bounded").x))
+
+
+def expected_calibration_error(probabilities, true_ids, bins=15):
+    """ECE: the mean |accuracy - confidence| over equal-width confidence bins, weighted by bin size."""
+    probabilities = np.asarray(probabilities)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(true_ids)
+    edges = np.linspace(0, 1, bins + 1)
+    error = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(error)

@@ -7,13 +7,46 @@ concatenation is the sum of two Dense layers, W1 [x_i; x_j] = W1a x_i + W1b x_j:
 both halves are computed once per token and broadcast-added into the pair grid,
 so the B x T x T x 2E pair tensor is never built.
 
-Attention: A = masked_softmax(sigmoid(s)) over all T*T pairs of the real tokens.
+Attention: A = masked_softmax(scale * sigmoid(s)) over all T*T pairs of the real tokens.
 A[b, i, j] is the weight of the pair whose input is [x_i; x_j] (row i = first word,
 column j = second word); the entries of one sentence's matrix sum to 1, and rows and
 columns of padding are exactly 0. The sentence vector is sum_ij A[b, i, j] g(i, j):
 the returned matrix is exactly the weighting used.
+
+Options that keep this structure (all off = the article's configuration):
+- positions=K: the clipped signed offset j - i enters the first pair layer as a learned
+  vector r[j-i] (a third broadcast-add) and the score as a learned bias, so the model
+  sees word order: "not good" differs from "good ... not".
+- attention_scale=S: a learned inverse temperature, initialised at S, on the squashed
+  scores; the article's sigmoid(tanh(.)) alone lets no pair weigh more than 1.58x another.
+- token_features=True: three constant per-token inputs looked up by token id (the VADER
+  valence, a negator flag, a scope-breaker flag), from which the block derives a negation
+  scope (up to NEGATION_WINDOW tokens after a negator, stopped by punctuation); the pair
+  layers see [x; valence; scope; valence signed by scope].
+- negation=True: tokens inside a negation scope are mapped x -> N x by a learned E x E
+  operator starting at the identity, so a flip learned on "not good" also applies to "bad".
 """
+from mxnet import init
 from mxnet.gluon import HybridBlock, nn
+
+NEGATION_WINDOW = 3
+TOKEN_FEATURES = ("valence", "negator", "breaker")  # columns of the constant per-token table
+
+
+def shift_right(F, x):
+    """(B, T) -> (B, T): x[:, t-1] at t, 0 at t = 0."""
+    first = F.zeros_like(F.slice_axis(x, axis=1, begin=0, end=1))
+    return F.concat(first, F.slice_axis(x, axis=1, begin=0, end=-1), dim=1)
+
+
+def negation_scope(F, negator, breaker, window=NEGATION_WINDOW):
+    """(B, T) 0/1: token t follows a negator by at most `window` tokens with no breaker in between."""
+    carry = shift_right(F, negator)
+    scope = carry
+    for _ in range(window - 1):
+        carry = shift_right(F, carry * (1 - breaker))
+        scope = scope + carry
+    return F.clip(scope, 0, 1) * (1 - breaker)
 
 
 class RelationAttentionEncoder(HybridBlock):
@@ -23,31 +56,71 @@ class RelationAttentionEncoder(HybridBlock):
     Outputs: sentence (B, H); attention (B, T, T).
     """
 
-    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.0, **kwargs):
+    def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.0, positions=0, attention_scale=None,
+                 token_features=False, negation=False, **kwargs):
         super().__init__(**kwargs)
+        self.positions, self.token_features, self.negation = positions, token_features, negation
+        in_units = embed_size + (len(TOKEN_FEATURES) if token_features else 0)
         with self.name_scope():
-            self.embedding = nn.Embedding(vocab_size, embed_size)
+            # Row-sparse gradient: Adam updates only the rows a batch uses (training 1.2-1.7x faster).
+            self.embedding = nn.Embedding(vocab_size, embed_size, sparse_grad=True)
             self.dropout = nn.Dropout(dropout)
+            if token_features:  # constant: filled from the lexicon at training, saved with the weights
+                self.token_table = nn.Embedding(vocab_size, len(TOKEN_FEATURES), weight_initializer="zeros")
+                self.token_table.weight.grad_req = "null"
+            if negation:  # N = I + negate, with negate starting at zero
+                self.negate = nn.Dense(embed_size, flatten=False, use_bias=False, in_units=embed_size,
+                                       weight_initializer="zeros")
             # W1 split into the halves acting on x_i (with the bias) and on x_j.
-            self.pair_first = nn.Dense(hidden_size, flatten=False, in_units=embed_size)
-            self.pair_second = nn.Dense(hidden_size, flatten=False, use_bias=False, in_units=embed_size)
+            self.pair_first = nn.Dense(hidden_size, flatten=False, in_units=in_units)
+            self.pair_second = nn.Dense(hidden_size, flatten=False, use_bias=False, in_units=in_units)
             self.pair_out = nn.Dense(hidden_size, flatten=False, activation="relu", in_units=hidden_size)
             # The score network's Dense(1) split the same way.
-            self.score_first = nn.Dense(1, flatten=False, in_units=embed_size)
-            self.score_second = nn.Dense(1, flatten=False, use_bias=False, in_units=embed_size)
+            self.score_first = nn.Dense(1, flatten=False, in_units=in_units)
+            self.score_second = nn.Dense(1, flatten=False, use_bias=False, in_units=in_units)
+            if positions:
+                self.offset_pair = nn.Embedding(2 * positions + 1, hidden_size)
+                self.offset_score = nn.Embedding(2 * positions + 1, 1, weight_initializer="zeros")
+            if attention_scale is not None:
+                self.attention_scale = self.params.get("attention_scale", shape=(1,),
+                                                       init=init.Constant(attention_scale))
 
-    def hybrid_forward(self, F, tokens, mask):
+    def token_inputs(self, F, tokens):
+        """(B, T) ids -> (B, T, E') pair-network inputs and the (B, T) negation scope (None without features)."""
         x = self.dropout(self.embedding(tokens))                          # (B, T, E)
+        if not self.token_features:
+            return x, None
+        table = self.token_table(tokens)                                  # (B, T, 3)
+        valence = F.slice_axis(table, axis=2, begin=0, end=1)             # (B, T, 1)
+        negator = F.slice_axis(table, axis=2, begin=1, end=2).reshape((0, 0))  # (B, T)
+        breaker = F.slice_axis(table, axis=2, begin=2, end=3).reshape((0, 0))  # (B, T)
+        scope = negation_scope(F, negator, breaker)                        # (B, T)
+        in_scope = scope.expand_dims(axis=2)                              # (B, T, 1)
+        if self.negation:
+            x = x + F.broadcast_mul(in_scope, self.negate(x))
+        return F.concat(x, valence, in_scope, valence * (1 - 2 * in_scope), dim=2), scope  # (B, T, E + 3)
+
+    def hybrid_forward(self, F, tokens, mask, attention_scale=None):
+        x, _ = self.token_inputs(F, tokens)                               # (B, T, E')
         first = self.pair_first(x).expand_dims(axis=2)                    # (B, T, 1, H)
         second = self.pair_second(x).expand_dims(axis=1)                  # (B, 1, T, H)
-        # Activation (oneDNN, AVX-512) rather than F.relu (SSE-only in this wheel): 4x faster here.
-        hidden = F.Activation(F.broadcast_add(first, second), act_type="relu")  # (B, T, T, H)
-        features = self.pair_out(hidden)                                  # (B, T, T, H)
+        pre = F.broadcast_add(first, second)                              # (B, T, T, H)
         scores = F.broadcast_add(self.score_first(x),                     # (B, T, 1)
                                  F.transpose(self.score_second(x), axes=(0, 2, 1)))  # (B, 1, T)
+        if self.positions:
+            position = F.contrib.arange_like(tokens, axis=1)              # (T,)
+            offset = F.broadcast_sub(position.expand_dims(axis=0), position.expand_dims(axis=1))  # (T, T): j - i
+            offset = F.clip(offset, -self.positions, self.positions) + self.positions
+            pre = F.broadcast_add(pre, self.offset_pair(offset).expand_dims(axis=0))          # + (1, T, T, H)
+            scores = F.broadcast_add(scores, self.offset_score(offset).reshape((0, 0)).expand_dims(axis=0))
+        # Activation (oneDNN, AVX-512) rather than F.relu (SSE-only in this wheel): 4x faster here.
+        features = self.pair_out(F.Activation(pre, act_type="relu"))     # (B, T, T, H)
         scores = F.sigmoid(F.tanh(scores))                                # (B, T, T) in (0.27, 0.73)
+        if attention_scale is not None:
+            scores = F.broadcast_mul(scores, attention_scale.reshape((1, 1, 1)))
+            # Subtracting any per-sentence constant leaves the softmax exact and keeps exp in range.
+            scores = F.broadcast_sub(scores, F.max(scores, axis=(1, 2), keepdims=True))
         pair_mask = F.broadcast_mul(mask.expand_dims(axis=2), mask.expand_dims(axis=1))  # (B, T, T)
-        # Scores are bounded, so exp cannot overflow: a plain masked softmax is exact.
         weights = F.exp(scores) * pair_mask
         attention = F.broadcast_div(weights, F.sum(weights, axis=(1, 2), keepdims=True))  # (B, T, T)
         # features^T . attention as one batched GEMV: 30% faster here (forward + backward) than A . features.
@@ -60,10 +133,10 @@ class RelationAttentionClassifier(HybridBlock):
     """Encoder plus two Dense layers. forward(tokens (B,T), mask (B,T)) -> (logits (B, C), attention (B, T, T))."""
 
     def __init__(self, vocab_size, num_classes, embed_size=50, hidden_size=128, classifier_size=128,
-                 dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
+                 dropout=0.0, **encoder_options):
+        super().__init__()
         with self.name_scope():
-            self.encoder = RelationAttentionEncoder(vocab_size, embed_size, hidden_size, dropout)
+            self.encoder = RelationAttentionEncoder(vocab_size, embed_size, hidden_size, dropout, **encoder_options)
             self.classifier = nn.HybridSequential()
             self.classifier.add(nn.Dense(classifier_size, activation="relu", in_units=hidden_size),
                                 nn.Dropout(dropout), nn.Dense(num_classes, in_units=classifier_size))

@@ -26,6 +26,8 @@ class Predictor:
         self.model, self.vocab, self.tokenizer, self.labels = model, vocab, tokenizer, list(labels)
         self.ctx, self.version, self.config, self.metrics = ctx, version, config, metrics
         self.max_pairs = max_pairs
+        # Calibration: logits are divided by the temperature fitted on dev (1.0 for bundles without one).
+        self.temperature = float(config.get("temperature", 1.0))
         self._pad_id = vocab[vocab.padding_token]
         self._lock = threading.Lock()  # one forward pass at a time: CachedOp state is not thread-safe
 
@@ -58,9 +60,11 @@ class Predictor:
         return [self.labels[int(np.argmax(p))] for p in self.predict_proba(texts)]
 
     def explain(self, texts, attention=True):
-        """One dict per text: label, probabilities, tokens, truncated and (optionally) the attention matrix.
+        """One dict per text: label, probabilities, tokens, truncated, unknown_tokens and (optionally) attention.
 
-        attention[i][j] weighs the pair (tokens[i], tokens[j]); the matrix sums to 1.
+        attention[i][j] weighs the pair (tokens[i], tokens[j]); the matrix sums to 1. unknown_tokens are
+        the tokens the vocabulary does not hold (read as <unk>): many of them mean the text is unlike
+        anything the model learned from (another language, say), whatever its confidence.
         """
         return self.explain_tokenized(self._tokenize_all(texts), attention)
 
@@ -96,11 +100,13 @@ class Predictor:
             tokens, mask = pad_batch(ids, self._pad_id)
             with self._lock:
                 logits, att = self.model(mx.nd.array(tokens, ctx=self.ctx), mx.nd.array(mask, ctx=self.ctx))
-                probs = mx.nd.softmax(logits).asnumpy()
+                probs = mx.nd.softmax(logits / self.temperature).asnumpy()
                 att = att.asnumpy() if attention else None
             for row, i in enumerate(chunk):
                 toks, truncated = tokenized[i]
-                result = {"tokens": toks, "truncated": truncated, "probabilities_array": probs[row]}
+                known = self.vocab.token_to_idx
+                result = {"tokens": toks, "truncated": truncated, "probabilities_array": probs[row],
+                          "unknown_tokens": [t for t in toks if t not in known]}
                 if attention:
                     n = len(toks)
                     result["attention"] = np.ascontiguousarray(att[row, :n, :n])
@@ -108,9 +114,14 @@ class Predictor:
         return results
 
 
+# Structure options a bundle may record; a bundle without them is the article's configuration.
+ENCODER_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": False, "negation": False}
+
+
 def build_model(config, vocab_size):
-    """A fresh, uninitialised classifier with the sizes recorded in `config`."""
+    """A fresh, uninitialised classifier with the sizes and options recorded in `config`."""
     sizes = config["model"]
+    options = {name: sizes.get(name, default) for name, default in ENCODER_OPTIONS.items()}
     return RelationAttentionClassifier(vocab_size, len(config["labels"]), embed_size=sizes["embed_size"],
                                        hidden_size=sizes["hidden_size"], classifier_size=sizes["classifier_size"],
-                                       dropout=sizes.get("dropout", 0.0))
+                                       dropout=sizes.get("dropout", 0.0), **options)

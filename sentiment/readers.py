@@ -102,7 +102,9 @@ def _json_record(source, number, line, text_field, keep_fields, optional_fields)
 
 
 def _checked(source, number, obj, text_field, keep_fields, optional_fields):
-    missing = [name for name in (text_field, *keep_fields) if obj.get(name) in (None, "")]
+    """A Record, or a BadRecord naming what is missing; an empty text is a Record (callers say "empty text")."""
+    missing = [name for name in (text_field, *keep_fields) if obj.get(name) is None or
+               (name != text_field and obj.get(name) == "")]
     if missing:
         return BadRecord(source, number, f"missing {', '.join(repr(m) for m in missing)}")
     text = obj[text_field]

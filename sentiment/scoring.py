@@ -9,6 +9,7 @@ in input order, so the output is identical to the single-process run.
 """
 import collections
 import csv
+import fcntl
 import io
 import json
 import os
@@ -73,6 +74,7 @@ def score_window(model, device, items, attention=False, top_pairs=0):
         out["label"] = result["label"]
         out["probabilities"] = {k: round(v, PROBABILITY_DIGITS) for k, v in result["probabilities"].items()}
         out["truncated"] = result["truncated"]
+        out["unknown_tokens"] = result["unknown_tokens"]
         if attention:
             out["tokens"] = result["tokens"]
             out["attention"] = result["attention"].round(PROBABILITY_DIGITS).tolist()
@@ -105,15 +107,51 @@ def read_items(inputs, text_field, id_field, input_format):
                 yield rid, record.source, record.line, record.text, empty
 
 
-def count_records(inputs):
-    """A quick upper estimate of the number of records (lines) for the progress bar; None for stdin."""
+def count_records(inputs, input_format=None):
+    """A quick estimate of the number of records for the progress bar (lines, less CSV/TSV headers); None for stdin."""
     if "-" in inputs:
         return None
     total = 0
     for path in inputs:
+        last = b"\n"
         with open_binary(path) as f:
-            total += sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                total += chunk.count(b"\n")
+                last = chunk[-1:]
+        total += last != b"\n"  # a last line without a newline
+        total -= (input_format or detect_format(path)) in ("csv", "tsv")  # the header
     return total
+
+
+def lock_output(out):
+    """Hold an exclusive lock on OUT.lock for the whole run, or raise ValueError naming the run that holds it.
+
+    Two runs writing one output (or a --resume while the first still runs) would interleave their records.
+    """
+    path = out.with_name(out.name + ".lock")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise ValueError(f"{out} is being written by another run (pid {holder}); wait for it to finish, "
+                             f"or stop it and add --resume") from None
+        if os.path.exists(path) and os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # the lock file was removed by a finishing run between our open and our lock: retry
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def unlock_output(handle):
+    os.unlink(handle.name)
+    handle.close()
 
 
 class Writer:
@@ -139,7 +177,7 @@ class Writer:
 
     def _columns(self):
         return ["id", "source", "line", "label", *[f"p_{label}" for label in self.labels], "truncated", "error",
-                "top_pairs", "tokens", "attention"]
+                "unknown_tokens", "top_pairs", "tokens", "attention"]
 
     @staticmethod
     def _csv_line(row):
@@ -157,8 +195,8 @@ class Writer:
         row = [record["id"], record["source"], record["line"], record.get("label", ""),
                *[probabilities.get(label, "") for label in self.labels], record.get("truncated", ""),
                record.get("error", "")]
-        row += [json.dumps(record[k], ensure_ascii=False) if k in record else "" for k in ("top_pairs", "tokens",
-                                                                                            "attention")]
+        row += [json.dumps(record[k], ensure_ascii=False) if k in record else ""
+                for k in ("unknown_tokens", "top_pairs", "tokens", "attention")]
         return self._csv_line(row)
 
     def write(self, records):
@@ -235,11 +273,19 @@ def run(args):
     out = Path(args.out)
     fmt = args.output_format or ("csv" if out.suffix.lower() == ".csv" else "jsonl")
     labels = predictor_for(args.model, args.device).labels  # fails early on a bad bundle or device
+    lock = lock_output(out)
+    try:
+        return _score(args, out, fmt, labels, started)
+    finally:
+        unlock_output(lock)
+
+
+def _score(args, out, fmt, labels, started):
     writer = Writer(out, fmt, labels, args.resume)
     skipped = writer.done
     items = islice(read_items(args.inputs, args.text_field, args.id_field, args.input_format), skipped, None)
     scorer, close = dask_scorer(args) if args.dask else local_scorer(args)
-    total = count_records(args.inputs)
+    total = count_records(args.inputs, args.input_format)
     progress = tqdm(total=total, initial=skipped, unit="rec", file=sys.stderr, disable=args.no_progress,
                     dynamic_ncols=True)
     scored = errors = 0
@@ -250,6 +296,7 @@ def run(args):
             errors += bad
             scored += len(records) - bad
             progress.update(len(records))
+        progress.total = progress.n  # the estimate was off where a CSV row spans lines
     finally:
         progress.close()
         close()

@@ -1,8 +1,13 @@
-"""Training: length-bucketed batches, Adam, early stopping on dev accuracy, an atomic bundle at the end."""
+"""Training: length-bucketed batches, Adam, early stopping on dev accuracy, calibration, an atomic bundle at the end.
+
+`fit` runs five named steps: prepare the data and vocabulary, build and initialise the
+model, run the epochs, average and calibrate, write the bundle.
+"""
 import collections
 import random
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import gluonnlp as nlp
 import mxnet as mx
@@ -15,14 +20,18 @@ from . import data as datasets
 from .batching import pad_batch
 from .device import describe, resolve_device
 from .embeddings import embedding_matrix, load_glove
+from .evaluation import expected_calibration_error, fit_temperature, log_softmax
+from .features import token_table
 from .predictor import build_model
 from .tokenizer import Tokenizer
+
+ARCHITECTURE = "relation-network self-attention (Kim 2018)"
 
 
 @dataclass
 class TrainConfig:
-    data: str = str(datasets.DATA_DIR / "train.jsonl")
-    dev: str = str(datasets.DATA_DIR / "dev.jsonl")
+    data: list = field(default_factory=lambda: datasets.split_files("train"))  # files or directories
+    dev: list = None  # None: our dev files with our data, else a stratified part held out of `data`
     out: str = "models/default"
     epochs: int = 12
     batch_size: int = 32
@@ -42,6 +51,13 @@ class TrainConfig:
     patience: int = 3
     average_best: int = 3  # average the weights of the best epochs when that scores at least as well on dev
     min_freq: int = 1
+    positions: int = 8  # clip of the signed word offset j - i the pair network sees; 0: order-blind (article)
+    attention_scale: float = 8.0  # initial learned inverse temperature of the attention; None: fixed 1 (article)
+    lexicon: bool = True  # VADER valence and negation-scope features per token, lexicon words in the vocabulary
+    negation: bool = True  # the learned operator on embeddings inside a negation scope (needs lexicon)
+    balance: float = 0.5  # loss weight of a data file's rows ~ (its share of the rows) ** -balance; 0: plain
+    dev_fraction: float = 0.1  # held out of `data` when no dev file is given
+    calibrate: bool = True  # fit a softmax temperature on dev after training
     text_field: str = "text"
     label_field: str = "label"
     confidence_field: str = "confidence"  # optional per-row probability that the label is right: soft targets
@@ -49,19 +65,39 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
+        self.data = datasets.expand_paths(self.data)
+        self.dev = None if self.dev is None else datasets.expand_paths(self.dev)
         for name in ("epochs", "batch_size", "max_len", "embed_size", "hidden_size", "classifier_size", "min_freq",
                      "average_best"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.positions, int) or self.positions < 0:
+            raise ValueError(f"positions must be a non-negative integer, got {self.positions!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.attention_scale is not None and not self.attention_scale > 0:
+            raise ValueError(f"attention_scale must be positive or None, got {self.attention_scale!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0 <= self.balance <= 1:
+            raise ValueError(f"balance must be in [0, 1], got {self.balance!r}")
+        if not 0 < self.dev_fraction < 1:
+            raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction!r}")
+        if self.negation and not self.lexicon:
+            raise ValueError("negation needs lexicon=True (the negation scope comes from the lexicon features)")
         if self.embeddings not in ("glove", "random"):
             raise ValueError(f"embeddings must be 'glove' or 'random', got {self.embeddings!r}")
         if self.embeddings == "glove" and self.embed_size != 50:
             raise ValueError(f"embed_size must be 50 with GloVe 6B 50d embeddings, got {self.embed_size}")
+
+    @property
+    def uses_default_data(self):
+        return self.data == datasets.split_files("train")
+
+
+Prepared = collections.namedtuple("Prepared", "tokenizer labels vocab train_ids train_targets train_weights "
+                                              "dev_sets table glove_found sources")
 
 
 def seed_everything(seed):
@@ -71,7 +107,7 @@ def seed_everything(seed):
 
 
 def build_vocab(token_lists, min_freq, extra_words=()):
-    """Training tokens seen at least `min_freq` times, plus `extra_words` (frequent GloVe words)."""
+    """Training tokens seen at least `min_freq` times, plus `extra_words` (frequent GloVe words, lexicon words)."""
     counter = collections.Counter(token for tokens in token_lists for token in tokens)
     counter = collections.Counter({t: c for t, c in counter.items() if c >= min_freq})
     counter.update({word: 1 for word in extra_words if word not in counter})
@@ -79,13 +115,22 @@ def build_vocab(token_lists, min_freq, extra_words=()):
                      bos_token=None, eos_token=None)
 
 
-def accuracy(model, batches, ctx):
-    correct = total = 0
-    for tokens, mask, labels in batches:
-        logits, _ = model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))
-        correct += int((logits.argmax(axis=1).asnumpy() == labels).sum())
-        total += len(labels)
-    return correct / total
+def predict_logits(model, batches, ctx):
+    """(N, C) logits and (N,) labels over fixed evaluation batches."""
+    logits, labels = [], []
+    for tokens, mask, y in batches:
+        logits.append(model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))[0].asnumpy())
+        labels.append(y)
+    return np.concatenate(logits), np.concatenate(labels)
+
+
+def dev_accuracies(model, dev_sets, ctx):
+    """{source: accuracy} on each dev file."""
+    result = {}
+    for name, batches in dev_sets.items():
+        logits, labels = predict_logits(model, batches, ctx)
+        result[name] = float((logits.argmax(axis=1) == labels).mean())
+    return result
 
 
 def soft_targets(label_ids, confidences, num_classes):
@@ -94,6 +139,13 @@ def soft_targets(label_ids, confidences, num_classes):
     targets = np.repeat(((1 - confidences) / (num_classes - 1))[:, None], num_classes, axis=1)
     targets[np.arange(len(label_ids)), label_ids] = confidences
     return targets
+
+
+def source_weights(sources, balance):
+    """Per-row loss weights ~ (share of the row's source) ** -balance, with mean 1: small corpora get their say."""
+    counts = collections.Counter(sources)
+    raw = np.array([(counts[s] / len(sources)) ** -balance for s in sources], dtype=np.float32)
+    return raw / raw.mean()
 
 
 def average_params(snapshots):
@@ -115,111 +167,220 @@ def make_batches(id_lists, labels, pad_id, batch_size):
         yield tokens, mask, np.array([labels[i] for i in chunk])
 
 
-def fit(config, log=print):
-    """Train on config.data, early-stop on config.dev, write the bundle to config.out. Returns (version, metrics)."""
-    started = time.time()
-    seed_everything(config.seed)
-    ctx = resolve_device(config.device)
-    tokenizer = Tokenizer(max_len=config.max_len)
-    texts, label_names, bad_train, confidences = datasets.load_labelled(
-        config.data, config.text_field, config.label_field, strict=config.strict, report=log,
-        confidence_field=config.confidence_field)
-    labels = sorted(set(label_names))
+def read_sources(paths, config, log, labels=None):
+    """[(source name, Labelled)] for each file, names made unique."""
+    sources, seen = [], collections.Counter()
+    for path in paths:
+        name = datasets.source_name(path)
+        seen[name] += 1
+        labelled = datasets.load_labelled(path, config.text_field, config.label_field, labels=labels,
+                                          strict=config.strict, report=log, confidence_field=config.confidence_field)
+        sources.append((name if seen[name] == 1 else f"{name}#{seen[name]}", labelled, path))
+    return sources
+
+
+def hold_out(sources, fraction, seed):
+    """Split each source's rows, stratified by label, into (train sources, dev sources)."""
+    train, dev = [], []
+    for name, labelled, path in sources:
+        rows = [{"i": i, "label": label} for i, label in enumerate(labelled.labels)]
+        parts = datasets.stratified_split(rows, {"train": 1 - fraction, "dev": fraction}, seed=seed)
+        for out, part in ((train, parts["train"]), (dev, parts["dev"])):
+            keep = sorted(row["i"] for row in part)
+            out.append((name, datasets.Labelled([labelled.texts[i] for i in keep], [labelled.labels[i] for i in keep],
+                                                labelled.bad, [labelled.confidences[i] for i in keep]), path))
+    return train, dev
+
+
+def prepare_data(config, log):
+    """Read, hold out dev if needed, tokenize, build the vocabulary and the per-token feature table."""
+    train_sources = read_sources(config.data, config, log)
+    labels = sorted({label for _, labelled, _ in train_sources for label in labelled.labels})
     if len(labels) < 2:
         raise ValueError(f"data must hold at least two labels, found {labels}")
-    dev_texts, dev_names, bad_dev, _ = datasets.load_labelled(config.dev, config.text_field, config.label_field,
-                                                              labels=set(labels), strict=config.strict, report=log)
+    dev_paths = config.dev if config.dev is not None else (datasets.split_files("dev") if config.uses_default_data
+                                                          else None)
+    if dev_paths is None:
+        train_sources, dev_sources = hold_out(train_sources, config.dev_fraction, config.seed)
+        log(f"no --dev given: holding out {config.dev_fraction:.0%} of each --data file as dev "
+            f"(stratified, seed {config.seed}): {sum(len(d.texts) for _, d, _ in dev_sources)} rows")
+    else:
+        dev_sources = read_sources(dev_paths, config, log, labels=set(labels))
+    tokenizer = Tokenizer(max_len=config.max_len)
+    texts = [t for _, labelled, _ in train_sources for t in labelled.texts]
     train_tokens = [tokenizer(t)[0] for t in texts]
     glove = load_glove() if config.embeddings == "glove" else None
-    vocab = build_vocab(train_tokens, config.min_freq, glove[0][: config.glove_vocab] if glove else ())
-    pad_id = vocab[vocab.padding_token]
+    lexicon = datasets.read_lexicon() if config.lexicon else {}
+    extra = list(glove[0][: config.glove_vocab]) if glove else []
+    vocab = build_vocab(train_tokens, config.min_freq, extra + sorted(lexicon))
     label_index = {label: i for i, label in enumerate(labels)}
-    train_ids = [vocab[tokens] for tokens in train_tokens]
-    train_y = [label_index[name] for name in label_names]
-    keep = [i for i, ids in enumerate(train_ids) if ids]
-    train_ids = [train_ids[i] for i in keep]
-    train_targets = soft_targets([train_y[i] for i in keep], [confidences[i] for i in keep], len(labels))
-    dev_ids = [vocab[tokenizer(t)[0]] or [vocab[vocab.unknown_token]] for t in dev_texts]
-    dev_y = [label_index[name] for name in dev_names]
-    dev_batches = list(make_batches(dev_ids, dev_y, pad_id, 256))
+    ids = [vocab[tokens] for tokens in train_tokens]
+    y = [label_index[label] for _, labelled, _ in train_sources for label in labelled.labels]
+    confidences = [c for _, labelled, _ in train_sources for c in labelled.confidences]
+    source_of = [name for name, labelled, _ in train_sources for _ in labelled.texts]
+    keep = [i for i, row in enumerate(ids) if row]
+    pad_id = vocab[vocab.padding_token]
+    dev_sets = {}
+    for name, labelled, _ in dev_sources:
+        dev_ids = [vocab[tokenizer(t)[0]] or [vocab[vocab.unknown_token]] for t in labelled.texts]
+        dev_sets[name] = list(make_batches(dev_ids, [label_index[n] for n in labelled.labels], pad_id, 256))
+    matrix, found = (embedding_matrix(vocab, np.random.RandomState(config.seed), glove) if glove else (None, 0))
+    sizes = {name: len(labelled.texts) for name, labelled, _ in train_sources}
+    log(f"training on {len(keep)} rows ({', '.join(f'{n} {c}' for n, c in sizes.items())}), "
+        f"dev {sum(len(d.texts) for _, d, _ in dev_sources)} rows, vocabulary {len(vocab)}")
+    sources = {"train": [_describe(n, d, p) for n, d, p in train_sources],
+               "dev": [_describe(n, d, p) for n, d, p in dev_sources]}
+    return Prepared(tokenizer, labels, vocab, [ids[i] for i in keep],
+                    soft_targets([y[i] for i in keep], [confidences[i] for i in keep], len(labels)),
+                    source_weights([source_of[i] for i in keep], config.balance), dev_sets,
+                    {"glove": matrix, "tokens": token_table(vocab.idx_to_token, lexicon) if config.lexicon else None},
+                    found, sources)
 
+
+def _describe(name, labelled, path):
+    return {"name": name, "path": str(path), "sha256": datasets.sha256_file(path), "rows": len(labelled.texts),
+            "bad_rows": len(labelled.bad)}
+
+
+def build(config, prepared, ctx):
+    """The bundle config and an initialised model (GloVe rows and the constant token table filled in)."""
     model_config = {"embed_size": config.embed_size, "hidden_size": config.hidden_size,
-                    "classifier_size": config.classifier_size, "dropout": config.dropout}
-    bundle_config = {"labels": labels, "tokenizer": tokenizer.to_dict(), "model": model_config,
-                     "architecture": "relation-network self-attention (Kim 2018)"}
-    model = build_model(bundle_config, len(vocab))
+                    "classifier_size": config.classifier_size, "dropout": config.dropout,
+                    "positions": config.positions, "attention_scale": config.attention_scale,
+                    "token_features": config.lexicon, "negation": config.negation}
+    bundle_config = {"labels": prepared.labels, "tokenizer": prepared.tokenizer.to_dict(), "model": model_config,
+                     "architecture": ARCHITECTURE}
+    model = build_model(bundle_config, len(prepared.vocab))
     model.initialize(mx.init.Xavier(), ctx=ctx)
-    glove_found = 0
-    if glove:
-        matrix, glove_found = embedding_matrix(vocab, np.random.RandomState(config.seed), glove)
-        model.encoder.embedding.weight.set_data(mx.nd.array(matrix, ctx=ctx))
+    encoder = model.encoder
+    if prepared.table["glove"] is not None:
+        encoder.embedding.weight.set_data(mx.nd.array(prepared.table["glove"], ctx=ctx))
+    if prepared.table["tokens"] is not None:
+        encoder.token_table.weight.set_data(mx.nd.array(prepared.table["tokens"], ctx=ctx))
     if config.freeze_embeddings:
-        model.encoder.embedding.weight.grad_req = "null"
-    model.encoder.embedding.weight.lr_mult = config.embedding_lr_mult
+        encoder.embedding.weight.grad_req = "null"
+    encoder.embedding.weight.lr_mult = config.embedding_lr_mult
     model.hybridize(static_alloc=True)
-    params = model.collect_params()
-    trainer = gluon.Trainer(params, "adam", {"learning_rate": config.lr, "wd": config.weight_decay})
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
-    sampler = nlp.data.FixedBucketSampler([len(ids) for ids in train_ids], config.batch_size,
-                                          num_buckets=8, shuffle=True)
+    return bundle_config, model
 
-    history, snapshots, waited = [], [], 0  # snapshots: (dev accuracy, epoch, parameters), best first
+
+def run_epochs(config, model, prepared, ctx, log):
+    """Train with early stopping on the mean of the per-source dev accuracies.
+
+    Returns (history, snapshots): snapshots are the best (score, epoch, parameters), best first.
+    """
+    params = model.collect_params()
+    trainable = {name: p for name, p in params.items() if p.grad_req != "null"}
+    trainer = gluon.Trainer(trainable, "adam", {"learning_rate": config.lr, "wd": config.weight_decay})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
+    pad_id = prepared.vocab[prepared.vocab.padding_token]
+    sampler = nlp.data.FixedBucketSampler([len(ids) for ids in prepared.train_ids], config.batch_size,
+                                          num_buckets=8, shuffle=True)
+    bar = config.progress and sys.stderr.isatty()  # a log file or CI gets one line per epoch instead
+    history, snapshots, waited = [], [], 0
     for epoch in range(1, config.epochs + 1):
         epoch_start, total_loss, seen = time.time(), 0.0, 0
-        batches = tqdm(sampler, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False,
-                       disable=not config.progress)
+        batches = tqdm(sampler, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, disable=not bar)
         for indices in batches:
-            tokens, mask = pad_batch([train_ids[i] for i in indices], pad_id)
-            y = mx.nd.array(train_targets[indices], ctx=ctx)
+            tokens, mask = pad_batch([prepared.train_ids[i] for i in indices], pad_id)
+            y = mx.nd.array(prepared.train_targets[indices], ctx=ctx)
+            weights = mx.nd.array(prepared.train_weights[indices], ctx=ctx).reshape((-1, 1))
             with autograd.record():
                 logits, _ = model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))
-                loss = loss_fn(logits, y)
+                loss = loss_fn(logits, y, weights)
             loss.backward()
             trainer.step(len(indices))
             total_loss += float(loss.sum().asscalar())
             seen += len(indices)
-            batches.set_postfix(loss=f"{total_loss / seen:.4f}", dev_acc=f"{snapshots[0][0] if snapshots else 0:.4f}")
-        dev_acc = accuracy(model, dev_batches, ctx)
+            batches.set_postfix(loss=f"{total_loss / seen:.4f}")
+        per_source = dev_accuracies(model, prepared.dev_sets, ctx)
+        score = float(np.mean(list(per_source.values())))
         seconds = time.time() - epoch_start
-        history.append({"epoch": epoch, "train_loss": round(total_loss / seen, 5), "dev_accuracy": round(dev_acc, 5),
+        history.append({"epoch": epoch, "train_loss": round(total_loss / seen, 5), "dev_accuracy": round(score, 5),
+                        "dev_per_source": {k: round(v, 5) for k, v in per_source.items()},
                         "seconds": round(seconds, 2), "sentences_per_second": round(seen / seconds, 1)})
-        log(f"epoch {epoch}: loss {total_loss / seen:.4f}  dev accuracy {dev_acc:.4f}  ({seconds:.1f}s)")
-        improved = not snapshots or dev_acc > snapshots[0][0]
-        snapshots.append((dev_acc, epoch, {name: p.data().copy() for name, p in params.items()}))
+        detail = "  ".join(f"{k} {v:.3f}" for k, v in per_source.items()) if len(per_source) > 1 else ""
+        log(f"epoch {epoch}/{config.epochs}: loss {total_loss / seen:.4f}  dev accuracy {score:.4f}  {detail}  "
+            f"({seconds:.1f}s)")
+        improved = not snapshots or score > snapshots[0][0]
+        snapshots.append((score, epoch, {name: p.data().copy() for name, p in params.items()}))
         snapshots = sorted(snapshots, key=lambda s: (-s[0], s[1]))[: config.average_best]
         waited = 0 if improved else waited + 1
         if waited >= config.patience:
             log(f"early stop: dev accuracy has not improved for {config.patience} epochs")
             break
+    return history, snapshots
+
+
+def average_and_calibrate(config, model, prepared, snapshots, ctx, log):
+    """Keep the average of the best epochs if dev says it is no worse, else the best epoch; fit the temperature."""
+    params = model.collect_params()
     best, best_epoch, final_params = snapshots[0]
-    averaged_epochs = [best_epoch]
-    if len(snapshots) > 1:  # checkpoint averaging, kept only if dev says it is no worse
+    kept = [best_epoch]
+    if len(snapshots) > 1:
         averaged = average_params([s[2] for s in snapshots])
         set_params(params, averaged)
-        averaged_accuracy = accuracy(model, dev_batches, ctx)
+        averaged_score = float(np.mean(list(dev_accuracies(model, prepared.dev_sets, ctx).values())))
         epochs = sorted(s[1] for s in snapshots)
-        log(f"average of epochs {epochs}: dev accuracy {averaged_accuracy:.4f}")
-        if averaged_accuracy >= best:
-            best, final_params, averaged_epochs = averaged_accuracy, averaged, epochs
+        if averaged_score >= best:
+            log(f"kept the average of epochs {epochs}: dev accuracy {averaged_score:.4f} "
+                f"(best single epoch {best_epoch}: {best:.4f})")
+            best, final_params, kept = averaged_score, averaged, epochs
+        else:
+            log(f"kept the best single epoch {best_epoch} (dev accuracy {best:.4f}): the average of epochs "
+                f"{epochs} scored {averaged_score:.4f}")
     set_params(params, final_params)
+    temperature = 1.0
+    if config.calibrate:
+        logits, labels = zip(*(predict_logits(model, batches, ctx) for batches in prepared.dev_sets.values()))
+        temperature = fit_temperature(np.concatenate(logits), np.concatenate(labels))
+        log(f"calibration: softmax temperature {temperature:.3f} (fitted on dev)")
+    return best, kept, best_epoch, temperature
 
+
+def test_figures(config, model, prepared, temperature, ctx):
+    """{corpus: {accuracy, ece}} on our test splits, for a model trained on our data (shown by GET /model)."""
+    pad_id = prepared.vocab[prepared.vocab.padding_token]
+    label_index = {label: i for i, label in enumerate(prepared.labels)}
+    figures = {}
+    for path in datasets.split_files("test"):
+        labelled = datasets.load_labelled(path, report=lambda m: None)
+        ids = [prepared.vocab[prepared.tokenizer(t)[0]] or [0] for t in labelled.texts]
+        batches = make_batches(ids, [label_index[n] for n in labelled.labels], pad_id, 256)
+        logits, labels = predict_logits(model, batches, ctx)
+        probabilities = np.exp(log_softmax(logits / temperature))
+        figures[datasets.source_name(path)] = {
+            "n": len(labels), "accuracy": round(float((logits.argmax(axis=1) == labels).mean()), 5),
+            "ece": round(expected_calibration_error(probabilities, labels), 5)}
+    return figures
+
+
+def fit(config, log=print):
+    """Train on config.data, early-stop on config.dev, write the bundle to config.out. Returns (version, metrics)."""
+    started = time.time()
+    seed_everything(config.seed)
+    ctx = resolve_device(config.device)
+    prepared = prepare_data(config, log)
+    bundle_config, model = build(config, prepared, ctx)
+    history, snapshots = run_epochs(config, model, prepared, ctx, log)
+    best, kept, best_epoch, temperature = average_and_calibrate(config, model, prepared, snapshots, ctx, log)
+    bundle_config["temperature"] = round(temperature, 4)
+    final = dev_accuracies(model, prepared.dev_sets, ctx)
+    tests = test_figures(config, model, prepared, temperature, ctx) if config.uses_default_data else None
     metrics = {
         "best_epoch": best_epoch,
-        "epochs_averaged": averaged_epochs,
+        "epochs_averaged": kept,
         "dev_accuracy": round(best, 5),
+        "dev_per_source": {k: round(v, 5) for k, v in final.items()},
+        "test_per_source": tests,
         "history": history,
         "train_seconds": round(time.time() - started, 1),
         "device": describe(ctx),
         "train_config": {k: v for k, v in asdict(config).items() if k != "progress"},
-        "data": {
-            "train": {"path": config.data, "sha256": datasets.sha256_file(config.data), "rows": len(texts),
-                      "bad_rows": len(bad_train)},
-            "dev": {"path": config.dev, "sha256": datasets.sha256_file(config.dev), "rows": len(dev_texts),
-                    "bad_rows": len(bad_dev)},
-        },
-        "vocab_size": len(vocab),
-        "glove_coverage": round(glove_found / len(vocab), 4),
+        "data": prepared.sources,
+        "vocab_size": len(prepared.vocab),
+        "glove_coverage": round(prepared.glove_found / len(prepared.vocab), 4),
     }
-    version = bundle.save(config.out, model.save_parameters, vocab.to_json(), bundle_config, metrics)
-    log(f"wrote {config.out} (version {version}, dev accuracy {best:.4f}, {metrics['train_seconds']}s)")
+    version = bundle.save(config.out, model.save_parameters, prepared.vocab.to_json(), bundle_config, metrics)
+    log(f"wrote {config.out} (version {version}, mean dev accuracy {best:.4f}, {metrics['train_seconds']}s)")
     return version, metrics

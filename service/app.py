@@ -123,7 +123,8 @@ def register_routes(app):
             "path": current_app.config["MODEL_PATH"], "config": p.config,
             "training": {k: p.metrics.get(k) for k in ("data", "train_seconds", "device", "vocab_size",
                                                        "glove_coverage", "train_config")},
-            "metrics": {k: p.metrics.get(k) for k in ("dev_accuracy", "best_epoch", "history")},
+            "metrics": {k: p.metrics.get(k) for k in ("dev_accuracy", "dev_per_source", "test_per_source", "best_epoch",
+                                                      "history")},
         })
 
     @app.post("/predict")
@@ -142,7 +143,7 @@ def register_routes(app):
         results = current_app.extensions["scorer"].explain_tokenized(tokenized, attention=attention)
         answers = [{"label": r["label"], "probabilities": r["probabilities"], "tokens": r["tokens"],
                     **({"attention": r["attention"]} if attention else {}), "truncated": r["truncated"],
-                    "model": p.version} for r in results]
+                    "unknown_tokens": r["unknown_tokens"], "model": p.version} for r in results]
         return json_response(answers[0] if single else {"predictions": answers, "model": p.version})
 
     @app.get("/metrics")

@@ -1,8 +1,8 @@
 """Every error is JSON, {"error": {"code", "message"}}, never an HTML page or a stack trace."""
 import logging
 
-from flask import jsonify
-from werkzeug.exceptions import HTTPException
+from flask import current_app, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger("sentiment.service")
 
@@ -27,6 +27,14 @@ def register(app):
     @app.errorhandler(ApiError)
     def api_error(exc):
         return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return error_response(413, "body_too_large",
+                              f"the body is over the limit of {limit:,} bytes; send fewer or shorter texts per request "
+                              f'(the "texts" batch form, split into several requests), or raise the limit with '
+                              f"SENTIMENT_MAX_BODY_BYTES")
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -21,7 +21,7 @@ _TEXT = {"type": "string",
 
 _PREDICTION = {
     "type": "object",
-    "required": ["label", "probabilities", "tokens", "truncated", "model"],
+    "required": ["label", "probabilities", "tokens", "truncated", "unknown_tokens", "model"],
     "properties": {
         "label": {"type": "string"},
         "probabilities": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
@@ -33,6 +33,9 @@ _PREDICTION = {
             "type": "array", "items": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
         },
         "truncated": {"type": "boolean", "description": "true when the text was clipped to the model's max length"},
+        "unknown_tokens": {"type": "array", "items": {"type": "string"},
+                           "description": "the tokens the model's vocabulary does not hold, in text order; many of "
+                                          "them mean a text unlike the training data (another language, say)"},
         "model": {"type": "string", "description": "model version"},
     },
 }

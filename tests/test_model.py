@@ -6,7 +6,7 @@ from mxnet import nd
 
 from bench.article import SentenceRepresentation, copy_weights
 from sentiment.batching import length_chunks, pad_batch
-from sentiment.model import RelationAttentionEncoder
+from sentiment.model import RelationAttentionEncoder, negation_scope
 
 
 @pytest.fixture
@@ -62,3 +62,74 @@ def test_length_chunks_bound_the_pair_grid():
     for chunk in chunks:
         padded = max(-(-lengths[i] // 8) * 8 for i in chunk)
         assert len(chunk) * padded * padded <= 2 * 64 * 64 or len(chunk) == 1
+
+
+def small_encoder(**options):
+    mx.random.seed(3)
+    encoder = RelationAttentionEncoder(vocab_size=50, embed_size=8, hidden_size=12, **options)
+    encoder.initialize(mx.init.Xavier())
+    return encoder
+
+
+def test_word_order_matters_only_with_offsets():
+    tokens = nd.array([[5, 9, 14, 3, 7], [7, 3, 14, 9, 5]])  # the same words, reversed
+    blind, ordered = small_encoder(), small_encoder(positions=4)
+    ordered.offset_pair.weight.set_data(nd.random.normal(shape=ordered.offset_pair.weight.shape))
+    sentence, attention = blind(tokens, nd.ones((2, 5)))
+    np.testing.assert_allclose(sentence[0].asnumpy(), sentence[1].asnumpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(ordered(tokens, nd.ones((2, 5)))[0][0].asnumpy(),
+                           ordered(tokens, nd.ones((2, 5)))[0][1].asnumpy(), atol=1e-4)
+
+
+def test_negation_scope_follows_negators_and_stops_at_breakers():
+    #            not  bad  at   all  ,    fine never  but  good
+    negator = nd.array([[1, 0, 0, 0, 0, 0, 1, 0, 0]])
+    breaker = nd.array([[0, 0, 0, 0, 1, 0, 0, 1, 0]])
+    scope = negation_scope(nd, negator, breaker).asnumpy()[0]
+    assert scope.tolist() == [0, 1, 1, 1, 0, 0, 0, 0, 0]
+    for symbolic in (False, True):  # the same inside a hybridized graph
+        encoder = small_encoder(token_features=True, negation=True)
+        table = np.zeros((50, 3), dtype=np.float32)
+        table[[10, 11, 12], :] = [[0, 1, 0], [-0.6, 0, 0], [0, 0, 1]]  # 10 = "not", 11 = "bad", 12 = ","
+        encoder.token_table.weight.set_data(nd.array(table))
+        if symbolic:
+            encoder.hybridize()
+        inputs, scope = encoder.token_inputs(nd, nd.array([[10, 11, 4, 12, 11, 0, 0, 0]]))
+        assert scope.asnumpy()[0].tolist() == [0, 1, 1, 0, 0, 0, 0, 0]
+        features = inputs.asnumpy()[0, :, 8:]  # [valence, in scope, valence signed by scope]
+        np.testing.assert_allclose(features[1], [-0.6, 1, 0.6], rtol=1e-6)
+        np.testing.assert_allclose(features[4], [-0.6, 0, -0.6], rtol=1e-6)
+
+
+def test_the_negation_operator_starts_at_the_identity():
+    encoder = small_encoder(token_features=True, negation=True)
+    plain = small_encoder(token_features=True)
+    tokens = nd.array([[1, 2, 3]])
+    np.testing.assert_allclose(encoder.token_inputs(nd, tokens)[0].asnumpy(),
+                               plain.token_inputs(nd, tokens)[0].asnumpy(), rtol=1e-6)
+
+
+def test_attention_scale_sharpens_beyond_the_article_bound():
+    tokens, mask = nd.array(np.random.RandomState(4).randint(1, 50, (4, 12))), nd.ones((4, 12))
+    article = small_encoder()
+    article.score_first.weight.set_data(article.score_first.weight.data() * 50)
+    spread = article(tokens, mask)[1].asnumpy().reshape(4, -1)
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    bound = np.exp(sigmoid(1) - sigmoid(-1))  # sigmoid(tanh(.)) lies in (0.27, 0.73): at most 1.587x
+    ratio = spread.max(axis=1) / spread.min(axis=1)
+    assert 1.3 < ratio.max() <= bound + 1e-5
+    scaled = small_encoder(attention_scale=20.0)
+    scaled.score_first.weight.set_data(scaled.score_first.weight.data() * 50)
+    sharp = scaled(tokens, mask)[1].asnumpy().reshape(4, -1)
+    assert (sharp.max(axis=1) / sharp.min(axis=1)).min() > 100
+    np.testing.assert_allclose(sharp.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_a_bundle_config_without_options_is_the_article_structure():
+    from sentiment.predictor import build_model
+
+    model = build_model({"labels": ["a", "b"], "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8}}, 20)
+    model.initialize()
+    model(nd.ones((1, 4)), nd.ones((1, 4)))
+    names = sorted(name.split("_", 1)[1] for name in model.collect_params())
+    assert not any("offset" in n or "token_table" in n or "negate" in n or "attention_scale" in n for n in names)

@@ -49,6 +49,14 @@ def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
         tokens = browser.find_elements(By.CSS_SELECTOR, "#heatmap .col-label")
         assert len(tokens) == 10 and len(cells) == len(tokens) ** 2
         assert [t.get_attribute("textContent") for t in tokens][:3] == ["the", "script", "is"]
+        assert browser.find_element(By.ID, "unknown").text == "Every word is known to the model."
+        box = browser.find_element(By.ID, "text")
+        box.clear()
+        box.send_keys("zorblat quenth dull")
+        browser.find_element(By.ID, "submit").click()
+        WebDriverWait(browser, 20).until(lambda d: "zorblat" in d.find_element(By.ID, "unknown").text)
+        assert browser.find_element(By.ID, "unknown").text.startswith("2 of 3 words unknown to the model: zorblat, "
+                                                                       "quenth (mostly unknown")
         shots = ROOT / "artifacts"
         shots.mkdir(exist_ok=True)
         browser.save_screenshot(str(shots / "page.png"))  # kept out of git (.gitignore)

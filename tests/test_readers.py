@@ -7,7 +7,7 @@ from sentiment.readers import Record, iter_records
 
 
 def records(path, **kwargs):
-    return [(type(r).__name__, r.line, getattr(r, "text", None) or getattr(r, "reason")) for r in
+    return [(type(r).__name__, r.line, r.text if isinstance(r, Record) else r.reason) for r in
             iter_records(path, **kwargs)]
 
 
@@ -18,7 +18,7 @@ def test_csv_reports_each_bad_row_with_its_line(tmp_path):
     got = records(path, keep_fields=("label",))
     assert got == [("Record", 2, "good, fine"), ("BadRecord", 3, "broken CSV quoting: ',' expected after '\"'"),
                    ("BadRecord", 4, "invalid UTF-8 at byte 0"), ("Record", 5, "two\nlines"),
-                   ("BadRecord", 7, "expected 2 columns, got 1"), ("BadRecord", 8, "missing 'text'")]
+                   ("BadRecord", 7, "expected 2 columns, got 1"), ("Record", 8, "")]
 
 
 def test_jsonl_tsv_txt_and_gzip(tmp_path):

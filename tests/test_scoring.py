@@ -106,3 +106,38 @@ def test_dask_local_cluster_output_is_identical(small_bundle, tmp_path):
                      "--top-pairs", 2, "--dask", "local:2", "--no-progress")
     assert summary(result.stderr)["scored"] == 3000
     assert distributed.read_bytes() == single.read_bytes()
+
+
+def test_a_second_run_on_the_same_output_exits_at_once_naming_the_first(small_bundle, tmp_path):
+    out = tmp_path / "shared.jsonl"
+    first = subprocess.Popen([sys.executable, "-m", "sentiment", "score", "-", "--model", str(small_bundle), "--out",
+                              str(out), "--no-progress", "--window", "1"], cwd=ROOT, stdin=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    first.stdin.write("a lovely cast\n")
+    first.stdin.flush()  # the first run now waits on its open stdin, holding the lock
+    lock = tmp_path / "shared.jsonl.lock"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (lock.exists() and lock.read_text().strip() == str(first.pid)):
+        time.sleep(0.05)
+    second = run_cli("score", "-", "--model", small_bundle, "--out", out, "--resume", "--no-progress",
+                     input="a dull plot\n", check=False, timeout=60)
+    assert second.returncode == 2
+    assert f"is being written by another run (pid {first.pid})" in second.stderr
+    first.stdin.write("a dull plot\n")
+    first.stdin.close()
+    assert first.wait(timeout=60) == 0
+    assert [r["line"] for r in read_jsonl(out)] == [1, 2] and not lock.exists()
+    again = run_cli("score", "-", "--model", small_bundle, "--out", out, "--no-progress", input="fine\n")
+    assert again.returncode == 0
+
+
+def test_empty_text_keeps_its_id_and_unknown_words_are_reported(small_bundle, tmp_path):
+    source = tmp_path / "rows.csv"
+    source.write_text("id,review\nr1,the plot is lovely .\nr2,\nr3,ce film est magnifique\n")
+    out = tmp_path / "rows.jsonl"
+    result = run_cli("score", source, "--text-column", "review", "--id-column", "id", "--model", small_bundle,
+                     "--out", out)
+    records = read_jsonl(out)
+    assert [r["id"] for r in records] == ["r1", "r2", "r3"] and records[1]["error"] == "empty text"
+    assert records[0]["unknown_tokens"] == [] and records[2]["unknown_tokens"] == ["ce", "est", "magnifique"]
+    assert "3/3" in result.stderr and "3/4" not in result.stderr  # the progress total leaves the header out

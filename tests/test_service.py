@@ -97,6 +97,32 @@ def test_errors_are_json_with_the_right_status(server, kwargs, status, code):
     validate(response.json(), "/predict", "post", status)
 
 
+def test_too_large_says_the_limit_and_how_to_send_more(server):
+    response = requests.post(server.url + "/predict", data=b"x" * ((1 << 20) + 1),
+                             headers={"Content-Type": "text/plain"}, timeout=30)
+    message = response.json()["error"]["message"]
+    assert response.status_code == 413 and "1,048,576 bytes" in message
+    assert '"texts"' in message and "SENTIMENT_MAX_BODY_BYTES" in message
+
+
+def test_unknown_words_are_reported(server):
+    answer = post(server, {"text": "zorblat dull quenth"}).json()
+    assert answer["unknown_tokens"] == ["zorblat", "quenth"]
+    assert post(server, {"text": TEXT}).json()["unknown_tokens"] == []
+
+
+def test_threads_beyond_the_cores_are_warned_about_at_start(small_bundle, tmp_path):
+    gunicorn = Gunicorn(small_bundle, workers=2, log_path=tmp_path / "log",
+                        extra_env={"OMP_NUM_THREADS": "4"}).wait("/ready")
+    gunicorn.stop()
+    log = gunicorn.read_log()
+    assert "OMP_NUM_THREADS=4 with 2 workers runs 8 OpenMP threads" in log and "Unset OMP_NUM_THREADS" in log
+    quiet = Gunicorn(small_bundle, workers=1, log_path=tmp_path / "quiet", extra_env={"OMP_NUM_THREADS": "1"})
+    quiet.wait("/ready")
+    quiet.stop()
+    assert "OpenMP threads" not in quiet.read_log()
+
+
 def test_not_found_and_wrong_method_are_json(server):
     missing = requests.get(server.url + "/nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"

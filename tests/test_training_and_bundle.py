@@ -1,3 +1,4 @@
+import collections
 import json
 import shutil
 
@@ -7,7 +8,9 @@ import pytest
 from sentiment import bundle
 from sentiment.bundle import BundleError
 from sentiment.predictor import Predictor
-from sentiment.train import TrainConfig, fit, soft_targets
+from sentiment.data import load_labelled
+from sentiment.evaluation import expected_calibration_error, fit_temperature, log_softmax
+from sentiment.train import TrainConfig, fit, soft_targets, source_weights
 from tests.conftest import SMALL
 from tests.helpers import make_reviews, run_cli, write_jsonl
 
@@ -21,9 +24,10 @@ def test_small_model_learns_and_bundle_holds_everything(small_bundle, labelled_f
         "positive", "negative"]
     metrics = json.loads((small_bundle / "metrics.json").read_text())
     assert metrics["dev_accuracy"] >= 0.9
-    assert metrics["data"]["train"]["sha256"] == bundle.sha256_file(labelled_files[0])
+    assert metrics["data"]["train"][0]["sha256"] == bundle.sha256_file(labelled_files[0])
     config = json.loads((small_bundle / "config.json").read_text())
     assert config["tokenizer"]["max_len"] == 24
+    assert 0.5 <= config["temperature"] <= 20 and config["model"]["negation"] is True
 
 
 def test_loaded_bundle_tokenizes_as_training_did(small_bundle):
@@ -118,6 +122,81 @@ def test_train_options_are_validated():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="embed_size must be 50 with GloVe"):
         TrainConfig(embed_size=10)
+    with pytest.raises(ValueError, match="negation needs lexicon=True"):
+        TrainConfig(lexicon=False)
+    with pytest.raises(ValueError, match="balance must be in"):
+        TrainConfig(balance=2)
+
+
+def test_several_files_and_directories_each_have_their_say(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    write_jsonl(folder / "films.jsonl", make_reviews(200, seed=21))
+    write_jsonl(folder / "gadgets.jsonl", make_reviews(40, seed=22))
+    (folder / "notes.md").write_text("not data")
+    dev_a = write_jsonl(tmp_path / "dev-a.jsonl", make_reviews(30, seed=23))
+    dev_b = write_jsonl(tmp_path / "dev-b.jsonl", make_reviews(30, seed=24))
+    config = TrainConfig(data=str(folder), dev=[str(dev_a), str(dev_b)], out=str(tmp_path / "m"), **SMALL)
+    assert [p.rsplit("/", 1)[1] for p in config.data] == ["films.jsonl", "gadgets.jsonl"]
+    _, metrics = fit(config, log=lambda m: None)
+    assert [d["name"] for d in metrics["data"]["train"]] == ["films", "gadgets"]
+    assert sorted(metrics["dev_per_source"]) == ["dev-a", "dev-b"]
+    per_epoch = metrics["history"][0]
+    assert per_epoch["dev_accuracy"] == pytest.approx(np.mean(list(per_epoch["dev_per_source"].values())), abs=1e-5)
+    weights = source_weights(["a"] * 200 + ["b"] * 40, balance=0.5)
+    assert weights.mean() == pytest.approx(1) and weights[-1] / weights[0] == pytest.approx(5 ** 0.5, rel=1e-5)
+
+
+def test_without_dev_a_part_of_the_users_data_is_held_out(tmp_path):
+    messages = []
+    data = write_jsonl(tmp_path / "mine.jsonl", make_reviews(200, seed=31))
+    _, metrics = fit(TrainConfig(data=str(data), out=str(tmp_path / "m"), **SMALL), log=messages.append)
+    assert any("holding out 10% of each --data file as dev" in m for m in messages)
+    assert metrics["data"]["dev"][0]["path"] == str(data) and metrics["data"]["dev"][0]["rows"] == 20
+    assert metrics["data"]["train"][0]["rows"] == 180
+    assert any(m.startswith("kept the average of epochs") or m.startswith("kept the best single epoch")
+               for m in messages)
+
+
+def test_bad_rows_are_summarised_after_the_first_few(tmp_path):
+    lines = [json.dumps({"text": f"fine {i}", "label": "positive"}) for i in range(3)]
+    lines += [json.dumps({"review": "no text field"})] * 30 + [json.dumps({"text": "", "label": "positive"})] * 4
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    messages = []
+    assert len(load_labelled(path, report=messages.append).texts) == 3
+    assert len(messages) == 6 and messages[0].startswith(f"{path}:4: skipped:")
+    assert messages[-1] == f"{path}: 34 rows skipped in all: 30 x missing 'text', 'label'; 4 x empty text"
+
+
+def test_temperature_is_fitted_and_calibration_error_measured():
+    rng = np.random.RandomState(0)
+    logits = rng.normal(0, 4, (4000, 2))
+    true = (rng.random_sample(4000) < 1 / (1 + np.exp(-(logits[:, 1] - logits[:, 0]) / 2.5))).astype(int)
+    assert fit_temperature(logits, true) == pytest.approx(2.5, rel=0.15)
+    calibrated = np.exp(log_softmax(logits / 2.5))
+    assert expected_calibration_error(calibrated, true) < 0.03 < expected_calibration_error(np.exp(log_softmax(logits)),
+                                                                                           true)
+
+
+def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path):
+    """Older bundles have no structure options and no temperature: they load as the article's structure."""
+    import gluonnlp as nlp
+    import mxnet as mx
+
+    from sentiment.predictor import build_model
+    from sentiment.tokenizer import Tokenizer
+
+    vocab = nlp.Vocab(collections.Counter(["good", "bad"]), bos_token=None, eos_token=None)
+    config = {"labels": ["negative", "positive"], "tokenizer": Tokenizer(max_len=16).to_dict(),
+              "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8, "dropout": 0.0}}
+    model = build_model(config, len(vocab))
+    model.initialize(mx.init.Xavier())
+    model(mx.nd.ones((1, 8)), mx.nd.ones((1, 8)))
+    bundle.save(tmp_path / "old", model.save_parameters, vocab.to_json(), config, {})
+    predictor = Predictor.load(tmp_path / "old")
+    assert predictor.temperature == 1.0
+    assert predictor.explain(["good"])[0]["attention"].shape == (1, 1)
 
 
 def test_soft_targets_put_the_confidence_on_the_label():
