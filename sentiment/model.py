@@ -26,7 +26,7 @@ Options that keep this structure (all off = the article's configuration):
 - negation=True: tokens inside a negation scope are mapped x -> N x by a learned E x E
   operator starting at the identity, so a flip learned on "not good" also applies to "bad".
 """
-from mxnet import init
+from mxnet import init, nd
 from mxnet.gluon import HybridBlock, nn
 
 NEGATION_WINDOW = 3
@@ -50,10 +50,11 @@ def negation_scope(F, negator, breaker, window=NEGATION_WINDOW):
 
 
 class RelationAttentionEncoder(HybridBlock):
-    """Tokens -> (sentence vector, pair attention).
+    """Tokens -> (sentence vector, pair attention, pair features).
 
     Inputs: tokens (B, T) int ids; mask (B, T) float, 1 for real tokens, 0 for padding.
-    Outputs: sentence (B, H); attention (B, T, T).
+    Outputs: sentence (B, H); attention (B, T, T); features g(i, j) (B, T, T, H), computed anyway
+    and returned for the exact decomposition of the logits (a caller that drops them costs nothing).
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.0, positions=0, attention_scale=None,
@@ -126,11 +127,14 @@ class RelationAttentionEncoder(HybridBlock):
         # features^T . attention as one batched GEMV: 30% faster here (forward + backward) than A . features.
         sentence = F.batch_dot(features.reshape((0, -3, -2)),             # (B, T*T, H)
                                attention.reshape((0, -1, 1)), transpose_a=True)  # (B, T*T, 1) -> (B, H, 1)
-        return sentence.reshape((0, -1)), attention
+        return sentence.reshape((0, -1)), attention, features
 
 
 class RelationAttentionClassifier(HybridBlock):
-    """Encoder plus two Dense layers. forward(tokens (B,T), mask (B,T)) -> (logits (B, C), attention (B, T, T))."""
+    """Encoder plus two Dense layers. forward(tokens (B,T), mask (B,T)) -> (logits (B, C), attention (B, T, T)).
+
+    `decompose` splits the logits exactly into one share per word pair plus a bias.
+    """
 
     def __init__(self, vocab_size, num_classes, embed_size=50, hidden_size=128, classifier_size=128,
                  dropout=0.0, **encoder_options):
@@ -142,5 +146,29 @@ class RelationAttentionClassifier(HybridBlock):
                                 nn.Dropout(dropout), nn.Dense(num_classes, in_units=classifier_size))
 
     def hybrid_forward(self, F, tokens, mask):
-        sentence, attention = self.encoder(tokens, mask)
+        sentence, attention, _ = self.encoder(tokens, mask)
         return self.classifier(sentence), attention
+
+    def decompose(self, tokens, mask):
+        """Exact per-pair shares of the logits, at inference (dropout off). NDArrays in and out.
+
+        With the classifier's ReLU pattern D fixed at the input, the logits are affine in the sentence
+        vector: logits = W2 D (W1 s + b1) + b2 and s = sum_ij A_ij g(i, j), so
+        contributions[b, i, j] = A_ij W2 D W1 g(i, j) and bias = W2 D b1 + b2 add up to the logits.
+        Returns logits (B, C), attention (B, T, T), contributions (B, T, T, C), bias (B, C).
+        """
+        sentence, attention, features = self.encoder(tokens, mask)
+        first, last = self.classifier[0], self.classifier[2]
+        w1, b1, w2, b2 = (p.data(tokens.context) for p in (first.weight, first.bias, last.weight, last.bias))
+        pre = nd.FullyConnected(sentence, w1, b1, num_hidden=w1.shape[0])            # (B, K)
+        active = (pre > 0).astype(pre.dtype)                                          # D, (B, K)
+        logits = nd.dot(active * pre, w2, transpose_b=True) + b2                      # (B, C)
+        batch, length, classes, hidden = tokens.shape[0], tokens.shape[1], w2.shape[0], w1.shape[1]
+        # U_b = W1^T D_b W2^T, (B, H, C): project each pair's features straight to the classes.
+        routed = active.expand_dims(axis=2) * w2.T.expand_dims(axis=0)               # (B, K, C)
+        project = nd.dot(w1, routed.transpose((1, 0, 2)).reshape((0, -1)), transpose_a=True)  # (H, B*C)
+        project = project.reshape((hidden, batch, classes)).transpose((1, 0, 2))      # (B, H, C)
+        shares = nd.batch_dot(features.reshape((batch, length * length, hidden)), project)  # (B, T*T, C)
+        contributions = shares * attention.reshape((batch, length * length, 1))
+        bias = nd.dot(active * b1, w2, transpose_b=True) + b2                          # (B, C)
+        return logits, attention, contributions.reshape((batch, length, length, classes)), bias

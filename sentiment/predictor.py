@@ -59,19 +59,23 @@ class Predictor:
         """Predicted label for each text."""
         return [self.labels[int(np.argmax(p))] for p in self.predict_proba(texts)]
 
-    def explain(self, texts, attention=True):
+    def explain(self, texts, attention=True, contributions=False):
         """One dict per text: label, probabilities, tokens, truncated, unknown_tokens and (optionally) attention.
 
         attention[i][j] weighs the pair (tokens[i], tokens[j]); the matrix sums to 1. unknown_tokens are
         the tokens the vocabulary does not hold (read as <unk>): many of them mean the text is unlike
         anything the model learned from (another language, say), whatever its confidence.
-        """
-        return self.explain_tokenized(self._tokenize_all(texts), attention)
 
-    def explain_tokenized(self, tokenized, attention=True):
+        contributions=True adds the exact signed share of each word pair in the log-odds of the label
+        against the runner-up class: contributions[i][j] (oriented like attention) plus
+        contribution_bias equal ln(p[label] / p[runner_up]).
+        """
+        return self.explain_tokenized(self._tokenize_all(texts), attention, contributions)
+
+    def explain_tokenized(self, tokenized, attention=True, contributions=False):
         """Like `explain`, for [(tokens, truncated), ...] from `tokenize` (each with at least one token)."""
         results = []
-        for result in self._run(tokenized, attention):
+        for result in self._run(tokenized, attention, contributions):
             probs = result.pop("probabilities_array")
             result["label"] = self.labels[int(np.argmax(probs))]
             result["probabilities"] = {label: float(p) for label, p in zip(self.labels, probs)}
@@ -91,31 +95,58 @@ class Predictor:
             tokenized.append((tokens, truncated))
         return tokenized
 
-    def _run(self, tokenized, attention):
+    def _run(self, tokenized, attention, contributions=False):
         """Score in length-sorted chunks; results come back in input order."""
         results = [None] * len(tokenized)
         lengths = [len(tokens) for tokens, _ in tokenized]
         for chunk in length_chunks(lengths, self.max_pairs):
             ids = [self.vocab[tokenized[i][0]] for i in chunk]
             tokens, mask = pad_batch(ids, self._pad_id)
+            inputs = mx.nd.array(tokens, ctx=self.ctx), mx.nd.array(mask, ctx=self.ctx)
             with self._lock:
-                logits, att = self.model(mx.nd.array(tokens, ctx=self.ctx), mx.nd.array(mask, ctx=self.ctx))
+                if contributions:
+                    logits, att, shares, bias = self.model.decompose(*inputs)
+                    shares, bias = shares.asnumpy() / self.temperature, bias.asnumpy() / self.temperature
+                else:
+                    logits, att = self.model(*inputs)
                 probs = mx.nd.softmax(logits / self.temperature).asnumpy()
-                att = att.asnumpy() if attention else None
+                att = att.asnumpy() if attention or contributions else None
+            known = self.vocab.token_to_idx
             for row, i in enumerate(chunk):
                 toks, truncated = tokenized[i]
-                known = self.vocab.token_to_idx
+                n = len(toks)
                 result = {"tokens": toks, "truncated": truncated, "probabilities_array": probs[row],
                           "unknown_tokens": [t for t in toks if t not in known]}
-                if attention:
-                    n = len(toks)
+                if attention or contributions:
                     result["attention"] = np.ascontiguousarray(att[row, :n, :n])
+                if contributions:
+                    label, runner_up = np.argsort(-probs[row], kind="stable")[:2]
+                    pair_shares = shares[row, :n, :n]
+                    result["contributions"] = np.ascontiguousarray(pair_shares[:, :, label] - pair_shares[:, :, runner_up])
+                    result["contribution_bias"] = float(bias[row, label] - bias[row, runner_up])
+                    result["runner_up"] = self.labels[runner_up]
                 results[i] = result
         return results
 
 
 # Structure options a bundle may record; a bundle without them is the article's configuration.
 ENCODER_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": False, "negation": False}
+
+
+def top_pairs(result, k):
+    """The k word pairs with the largest |contribution| (or, without contributions, the most attention).
+
+    Each: {"first", "second", "i", "j", "attention", "contribution"} (contribution None without them).
+    """
+    tokens, attention, shares = result["tokens"], result["attention"], result.get("contributions")
+    weight = np.abs(shares) if shares is not None else attention
+    order = np.argsort(-weight, axis=None, kind="stable")[:k]
+    pairs = []
+    for flat in order:
+        i, j = divmod(int(flat), len(tokens))
+        pairs.append({"first": tokens[i], "second": tokens[j], "i": i, "j": j, "attention": float(attention[i, j]),
+                      "contribution": float(shares[i, j]) if shares is not None else None})
+    return pairs
 
 
 def build_model(config, vocab_size):

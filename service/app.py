@@ -6,7 +6,7 @@ from flask import Flask, Response, current_app, request, send_from_directory
 
 from sentiment.bundle import BundleError
 from sentiment.jsonio import dumps
-from sentiment.predictor import Predictor
+from sentiment.predictor import Predictor, top_pairs
 
 from . import errors, metrics, settings
 from .batcher import MicroBatcher
@@ -68,13 +68,31 @@ def predictor_or_503():
     return predictor
 
 
+MAX_TOP_PAIRS = 50
+
+
+def parse_options(payload):
+    """{"attention", "contributions", "top_pairs"} from a JSON body, checked."""
+    options = {"attention": payload.get("attention", True), "contributions": payload.get("contributions", False)}
+    for name, value in options.items():
+        if not isinstance(value, bool):
+            raise ApiError(400, "bad_request", f'"{name}" must be true or false')
+    top = payload.get("top_pairs", 5 if options["contributions"] else 0)
+    if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_PAIRS:
+        raise ApiError(400, "bad_request", f'"top_pairs" must be an integer from 0 to {MAX_TOP_PAIRS}')
+    if top and not options["contributions"]:
+        raise ApiError(400, "bad_request", '"top_pairs" ranks pairs by contribution: it needs "contributions": true')
+    options["top_pairs"] = top
+    return options
+
+
 def parse_request():
-    """(texts, single, attention) from a JSON or text/plain body; raises ApiError with the right status."""
+    """(texts, single, options) from a JSON or text/plain body; raises ApiError with the right status."""
     mimetype = request.mimetype
     body = request.get_data(cache=False)
     if mimetype == "text/plain":
         try:
-            return [body.decode("utf-8")], True, True
+            return [body.decode("utf-8")], True, {"attention": True, "contributions": False, "top_pairs": 0}
         except UnicodeDecodeError:
             raise ApiError(400, "bad_request", "body is not valid UTF-8") from None
     if mimetype != "application/json":
@@ -86,22 +104,35 @@ def parse_request():
         raise ApiError(400, "bad_request", f"invalid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "bad_request", 'body must be a JSON object such as {"text": "..."}')
-    attention = payload.get("attention", True)
-    if not isinstance(attention, bool):
-        raise ApiError(400, "bad_request", '"attention" must be true or false')
+    options = parse_options(payload)
     if ("text" in payload) == ("texts" in payload):
         raise ApiError(400, "bad_request", 'give exactly one of "text" (a string) or "texts" (a list of strings)')
     if "text" in payload:
         if not isinstance(payload["text"], str):
             raise ApiError(400, "bad_request", f'"text" must be a string, got {type(payload["text"]).__name__}')
-        return [payload["text"]], True, attention
+        return [payload["text"]], True, options
     texts = payload["texts"]
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         raise ApiError(400, "bad_request", '"texts" must be a list of strings')
     limit = current_app.config["MAX_TEXTS"]
     if not 1 <= len(texts) <= limit:
         raise ApiError(422, "unprocessable", f'"texts" must hold 1 to {limit} texts, got {len(texts)}')
-    return texts, False, attention
+    return texts, False, options
+
+
+def answer(result, options, version):
+    """The JSON answer for one text: short fields first, matrices after."""
+    out = {"label": result["label"], "probabilities": result["probabilities"], "tokens": result["tokens"],
+           "truncated": result["truncated"], "unknown_tokens": result["unknown_tokens"], "model": version}
+    if options["contributions"]:
+        out["runner_up"] = result["runner_up"]
+        out["contribution_bias"] = result["contribution_bias"]
+        out["top_pairs"] = top_pairs(result, options["top_pairs"])
+    if options["attention"]:
+        out["attention"] = result["attention"]
+    if options["contributions"]:
+        out["contributions"] = result["contributions"]
+    return out
 
 
 def register_routes(app):
@@ -130,7 +161,7 @@ def register_routes(app):
     @app.post("/predict")
     def predict():
         p = predictor_or_503()
-        texts, single, attention = parse_request()
+        texts, single, options = parse_request()
         max_chars = current_app.config["MAX_TEXT_CHARS"]
         tokenized = []
         for index, text in enumerate(texts):
@@ -140,10 +171,9 @@ def register_routes(app):
                 raise ApiError(422, "unprocessable", f"{where} is empty or has no words")
             tokenized.append((tokens, truncated or len(text) > max_chars))
         metrics.BATCH_SIZE.observe(len(texts))
-        results = current_app.extensions["scorer"].explain_tokenized(tokenized, attention=attention)
-        answers = [{"label": r["label"], "probabilities": r["probabilities"], "tokens": r["tokens"],
-                    **({"attention": r["attention"]} if attention else {}), "truncated": r["truncated"],
-                    "unknown_tokens": r["unknown_tokens"], "model": p.version} for r in results]
+        results = current_app.extensions["scorer"].explain_tokenized(tokenized, attention=options["attention"],
+                                                                     contributions=options["contributions"])
+        answers = [answer(r, options, p.version) for r in results]
         return json_response(answers[0] if single else {"predictions": answers, "model": p.version})
 
     @app.get("/metrics")

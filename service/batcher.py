@@ -17,11 +17,11 @@ class MicroBatcher:
         self._thread = None
         self._start_lock = threading.Lock()
 
-    def explain_tokenized(self, tokenized, attention=True, timeout=30):
+    def explain_tokenized(self, tokenized, attention=True, contributions=False, timeout=30):
         """Same answer as Predictor.explain_tokenized, possibly computed in a pass shared with other requests."""
         self._ensure_thread()
         future = Future()
-        self._queue.put((tokenized, attention, future))
+        self._queue.put((tokenized, attention, contributions, future))
         return future.result(timeout)
 
     def _ensure_thread(self):
@@ -51,16 +51,20 @@ class MicroBatcher:
             items = self._collect()
             tokenized = [t for item in items for t in item[0]]
             try:
-                results = self.predictor.explain_tokenized(tokenized, attention=any(item[1] for item in items))
+                results = self.predictor.explain_tokenized(tokenized, attention=any(item[1] for item in items),
+                                                           contributions=any(item[2] for item in items))
             except Exception as exc:  # every waiting request gets the error, the thread lives on
-                for _, _, future in items:
+                for *_, future in items:
                     future.set_exception(exc)
                 continue
             start = 0
-            for request_tokens, attention, future in items:
+            for request_tokens, attention, contributions, future in items:
                 answer = results[start:start + len(request_tokens)]
                 start += len(request_tokens)
-                if not attention:
-                    for result in answer:
+                for result in answer:  # what this request did not ask for, a shared pass may have computed
+                    if not contributions:
+                        for key in ("contributions", "contribution_bias", "runner_up"):
+                            result.pop(key, None)
+                    if not (attention or contributions):
                         result.pop("attention", None)
                 future.set_result(answer)

@@ -19,6 +19,18 @@ _TEXT = {"type": "string",
                     "\\u08e2\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff"
                     "\\ufff9-\\ufffb]"}
 
+_OPTIONS = {
+    "attention": {"type": "boolean", "description": "include the attention matrix (default true)"},
+    "contributions": {"type": "boolean",
+                      "description": "include each word pair's exact signed share of the log-odds (default false)"},
+    "top_pairs": {"type": "integer", "minimum": 0, "maximum": 50,
+                  "description": "with contributions: how many pairs to list by |contribution| (default 5)"},
+}
+
+_PAIR = {"type": "object", "required": ["first", "second", "i", "j", "attention", "contribution"], "properties": {
+    "first": {"type": "string"}, "second": {"type": "string"}, "i": {"type": "integer"}, "j": {"type": "integer"},
+    "attention": {"type": "number"}, "contribution": {"type": "number"}}}
+
 _PREDICTION = {
     "type": "object",
     "required": ["label", "probabilities", "tokens", "truncated", "unknown_tokens", "model"],
@@ -37,6 +49,17 @@ _PREDICTION = {
                            "description": "the tokens the model's vocabulary does not hold, in text order; many of "
                                           "them mean a text unlike the training data (another language, say)"},
         "model": {"type": "string", "description": "model version"},
+        "runner_up": {"type": "string", "description": "with contributions: the class the log-odds compare against"},
+        "contribution_bias": {"type": "number",
+                              "description": "with contributions: the share of the log-odds owed to no pair"},
+        "top_pairs": {"type": "array", "items": _PAIR,
+                      "description": "with contributions: the pairs with the largest |contribution|, largest first"},
+        "contributions": {
+            "description": "With \"contributions\": true. len(tokens) x len(tokens), oriented like attention: "
+                           "contributions[i][j] is the word pair's signed share of ln(p[label] / p[runner_up]); all "
+                           "entries plus contribution_bias add up to it exactly. Positive: toward the label.",
+            "type": "array", "items": {"type": "array", "items": {"type": "number"}},
+        },
     },
 }
 
@@ -51,10 +74,10 @@ SPEC = {
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"oneOf": [
                     {"type": "object", "required": ["text"], "not": {"required": ["texts"]},
-                     "properties": {"text": _TEXT, "attention": {"type": "boolean"}}},
+                     "properties": {"text": _TEXT, **_OPTIONS}},
                     {"type": "object", "required": ["texts"], "not": {"required": ["text"]},
                      "properties": {"texts": {"type": "array", "items": _TEXT, "minItems": 1, "maxItems": 64},
-                                    "attention": {"type": "boolean"}}},
+                                    **_OPTIONS}},
                 ]}},
                 "text/plain": {"schema": _TEXT},
             }},

@@ -1,7 +1,7 @@
 import pytest
 
 from sentiment.train import TrainConfig, fit
-from tests.helpers import make_reviews, write_jsonl
+from tests.helpers import Gunicorn, make_reviews, write_jsonl
 
 SMALL = dict(embeddings="random", embed_size=16, hidden_size=16, classifier_size=16, epochs=6, batch_size=16,
              lr=0.01, max_len=24, glove_vocab=0, dropout=0.0, patience=6, progress=False)
@@ -21,3 +21,12 @@ def small_bundle(tmp_path_factory, labelled_files):
     fit(TrainConfig(data=str(labelled_files[0]), dev=str(labelled_files[1]), out=str(out), seed=3, **SMALL),
         log=lambda message: None)
     return out
+
+
+@pytest.fixture(scope="module")
+def server(small_bundle, tmp_path_factory):
+    """A real gunicorn on 127.0.0.1 serving the small bundle (at most 8 texts a request)."""
+    log = tmp_path_factory.mktemp("logs") / "gunicorn.log"
+    gunicorn = Gunicorn(small_bundle, log_path=log, extra_env={"SENTIMENT_MAX_TEXTS": "8"}).wait("/ready")
+    yield gunicorn
+    gunicorn.stop()

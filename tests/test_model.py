@@ -27,7 +27,7 @@ def test_matches_the_article_on_unpadded_input(pair):
     article, encoder = pair
     tokens = nd.array(np.random.RandomState(0).randint(1, 50, (6, 20)))
     sentence_a, attention_a = article(tokens)
-    sentence_p, attention_p = encoder(tokens, nd.ones((6, 20)))
+    sentence_p, attention_p, _ = encoder(tokens, nd.ones((6, 20)))
     np.testing.assert_allclose(sentence_p.asnumpy(), sentence_a.asnumpy(), rtol=1e-5, atol=1e-6)
     # The article's [r, c] pair has input [e_c; e_r]: its matrix is the transpose of ours.
     np.testing.assert_allclose(attention_p.asnumpy(), attention_a.asnumpy().transpose(0, 2, 1), atol=1e-6)
@@ -75,7 +75,7 @@ def test_word_order_matters_only_with_offsets():
     tokens = nd.array([[5, 9, 14, 3, 7], [7, 3, 14, 9, 5]])  # the same words, reversed
     blind, ordered = small_encoder(), small_encoder(positions=4)
     ordered.offset_pair.weight.set_data(nd.random.normal(shape=ordered.offset_pair.weight.shape))
-    sentence, attention = blind(tokens, nd.ones((2, 5)))
+    sentence, attention, _ = blind(tokens, nd.ones((2, 5)))
     np.testing.assert_allclose(sentence[0].asnumpy(), sentence[1].asnumpy(), rtol=1e-5, atol=1e-6)
     assert not np.allclose(ordered(tokens, nd.ones((2, 5)))[0][0].asnumpy(),
                            ordered(tokens, nd.ones((2, 5)))[0][1].asnumpy(), atol=1e-4)

@@ -14,14 +14,6 @@ from tests.helpers import Gunicorn
 TEXT = "what a wonderful film , superb !"
 
 
-@pytest.fixture(scope="module")
-def server(small_bundle, tmp_path_factory):
-    log = tmp_path_factory.mktemp("logs") / "gunicorn.log"
-    gunicorn = Gunicorn(small_bundle, log_path=log, extra_env={"SENTIMENT_MAX_TEXTS": "8"}).wait("/ready")
-    yield gunicorn
-    gunicorn.stop()
-
-
 def post(server, body=None, **kwargs):
     return requests.post(server.url + "/predict", json=body, timeout=30, **kwargs)
 

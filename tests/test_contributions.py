@@ -1,0 +1,79 @@
+"""Exact explanations: per-pair contributions plus the bias add up to the log-odds of label against runner-up."""
+import random
+
+import numpy as np
+import pytest
+import requests
+
+from sentiment.predictor import Predictor, top_pairs
+from sentiment.train import TrainConfig, fit
+from tests.conftest import SMALL
+from tests.helpers import NOUNS, make_reviews, write_jsonl
+
+SENTENCES = ["what a wonderful film , superb !", "a dull , tedious script .", "the cast is lovely but the plot is stale ."]
+
+
+def check_sums(results):
+    for result in results:
+        p = result["probabilities"]
+        log_odds = np.log(p[result["label"]] / p[result["runner_up"]])
+        total = float(result["contributions"].sum()) + result["contribution_bias"]
+        assert total == pytest.approx(log_odds, abs=1e-4)
+        assert result["contributions"].shape == result["attention"].shape == (len(result["tokens"]),) * 2
+
+
+def test_binary_contributions_add_up_to_the_log_odds(small_bundle):
+    predictor = Predictor.load(small_bundle)
+    results = predictor.explain(SENTENCES, contributions=True)
+    check_sums(results)
+    plain = predictor.explain(SENTENCES)
+    for a, b in zip(results, plain):
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-6)
+        np.testing.assert_allclose(a["attention"], b["attention"], atol=1e-7)
+    pairs = top_pairs(results[1], 3)
+    assert [abs(p["contribution"]) for p in pairs] == sorted((abs(p["contribution"]) for p in pairs), reverse=True)
+    first = pairs[0]
+    assert results[1]["tokens"][first["i"]] == first["first"] and results[1]["tokens"][first["j"]] == first["second"]
+
+
+def test_three_class_contributions_add_up_too(tmp_path):
+    rng = random.Random(8)
+    rows = make_reviews(240, seed=12)
+    rows += [{"text": f"the {rng.choice(NOUNS)} is a {rng.choice(NOUNS)} .", "label": "neutral"} for _ in range(120)]
+    rng.shuffle(rows)
+    train, dev = write_jsonl(tmp_path / "train.jsonl", rows[:300]), write_jsonl(tmp_path / "dev.jsonl", rows[300:])
+    fit(TrainConfig(data=str(train), dev=str(dev), out=str(tmp_path / "m3"), **SMALL), log=lambda m: None)
+    predictor = Predictor.load(tmp_path / "m3")
+    assert predictor.labels == ["negative", "neutral", "positive"]
+    results = predictor.explain(SENTENCES + ["the plot is a score ."], contributions=True)
+    check_sums(results)
+    assert {r["runner_up"] for r in results} <= set(predictor.labels)
+
+
+def test_the_service_answers_contributions_and_top_pairs(server):
+    one = requests.post(server.url + "/predict", json={"text": SENTENCES[0], "contributions": True, "top_pairs": 3},
+                        timeout=30).json()
+    one["contributions"] = np.array(one["contributions"])
+    one["attention"] = np.array(one["attention"])
+    check_sums([one])
+    assert len(one["top_pairs"]) == 3 and set(one["top_pairs"][0]) == {"first", "second", "i", "j", "attention",
+                                                                        "contribution"}
+    batch = requests.post(server.url + "/predict", json={"texts": SENTENCES, "contributions": True,
+                                                         "attention": False}, timeout=30).json()["predictions"]
+    assert all(len(b["top_pairs"]) == 5 or len(b["top_pairs"]) == len(b["tokens"]) ** 2 for b in batch)
+    assert all("attention" not in b and "contributions" in b for b in batch)
+    plain = requests.post(server.url + "/predict", json={"text": SENTENCES[0]}, timeout=30).json()
+    assert "contributions" not in plain and "top_pairs" not in plain
+    bad = requests.post(server.url + "/predict", json={"text": "fine", "top_pairs": 3}, timeout=30)
+    assert bad.status_code == 400 and "needs \"contributions\": true" in bad.json()["error"]["message"]
+
+
+def test_concurrent_requests_with_different_options_get_what_each_asked(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [{"text": SENTENCES[i % 3], "contributions": i % 2 == 0, "attention": i % 3 != 0} for i in range(60)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda b: requests.post(server.url + "/predict", json=b, timeout=30).json(), bodies))
+    for body, answer in zip(bodies, answers):
+        assert ("contributions" in answer) == body["contributions"] == ("top_pairs" in answer)
+        assert ("attention" in answer) == body["attention"]
