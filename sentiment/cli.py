@@ -8,7 +8,8 @@ from . import __version__
 
 DEFAULT_MODEL = "models/default"
 # The article's structure (Kim 2018): no word order, attention scores squashed to (0.27, 0.73), no lexicon.
-PREDICT_FIELDS = ("label", "probabilities", "truncated", "unknown_tokens", "model", "tokens")
+PREDICT_FIELDS = ("label", "probabilities", "truncated", "unknown_tokens", "model", "runner_up", "contribution_bias",
+                  "top_pairs", "tokens")
 ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, lexicon=False, negation=False)
 
 
@@ -78,7 +79,11 @@ def build_parser():
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--device", default=None)
     p.add_argument("--no-attention", action="store_true", help="leave the attention matrix out")
-    p.add_argument("--plot", metavar="PNG", help="write the first text's attention heatmap to this PNG")
+    p.add_argument("--contributions", action="store_true",
+                   help="add each word pair's exact signed share of the log-odds, the bias and the top pairs")
+    p.add_argument("--top-pairs", type=int, default=5, metavar="K", help="pairs listed with --contributions")
+    p.add_argument("--plot", metavar="PNG",
+                   help="write the first text's attention heatmap (and contribution heatmap) to this PNG")
     from .scoring import add_arguments
 
     add_arguments(sub.add_parser("score", help="score large files offline (streaming, resumable, optional Dask)"))
@@ -135,18 +140,23 @@ def cmd_evaluate(args):
 
 def cmd_predict(args):
     from .jsonio import dumps
-    from .predictor import Predictor
+    from .predictor import Predictor, top_pairs
 
+    if args.top_pairs < 0:
+        raise ValueError(f"--top-pairs must be >= 0, got {args.top_pairs}")
     predictor = Predictor.load(args.model, args.device)
-    results = predictor.explain(args.texts, attention=not args.no_attention or bool(args.plot))
+    results = predictor.explain(args.texts, attention=not args.no_attention or bool(args.plot),
+                                contributions=args.contributions)
     if args.plot:
-        from .plot import attention_heatmap
+        from .plot import heatmap
 
-        attention_heatmap(results[0], args.plot)
+        heatmap(results[0], args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
     short_first = []
     for result in results:  # the short fields first, the matrices last
         result["model"] = predictor.version
+        if args.contributions:
+            result["top_pairs"] = top_pairs(result, args.top_pairs)
         if args.no_attention:
             result.pop("attention", None)
         short_first.append({**{k: result[k] for k in PREDICT_FIELDS if k in result}, **result})

@@ -37,7 +37,11 @@ def add_arguments(p):
                    help="CSV/TSV column or JSON field of the text (default: %(default)s)")
     p.add_argument("--id-column", "--id-field", dest="id_field", help="column or field carried through as the id")
     p.add_argument("--attention", action="store_true", help="include tokens and the full attention matrix")
-    p.add_argument("--top-pairs", type=int, default=0, metavar="K", help="include the K most-attended word pairs")
+    p.add_argument("--top-pairs", type=int, default=0, metavar="K",
+                   help="include the K word pairs with the largest |contribution| to the answer (exact shares of "
+                        "the log-odds of the label against the runner-up), with their attention")
+    p.add_argument("--contributions", action="store_true",
+                   help="include the full contribution matrix, the bias and the runner-up class")
     p.add_argument("--window", type=int, default=WINDOW, help="records scored together (default: %(default)s)")
     p.add_argument("--device", default=None, help="cpu, gpu or gpu:N (default: GPU if present)")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoint")
@@ -55,8 +59,10 @@ def predictor_for(model, device):
     return _PREDICTORS[key]
 
 
-def score_window(model, device, items, attention=False, top_pairs=0):
+def score_window(model, device, items, attention=False, top_pairs=0, contributions=False):
     """Score one window of (id, source, line, text-or-error) items; returns one output dict per item, in order."""
+    from .predictor import top_pairs as rank_pairs
+
     predictor = predictor_for(model, device)
     outputs, todo, tokenized = [], [], []
     for index, (rid, source, line, text, error) in enumerate(items):
@@ -68,8 +74,9 @@ def score_window(model, device, items, attention=False, top_pairs=0):
         if not error:
             todo.append(index)
             tokenized.append((tokens, truncated))
-    need_attention = attention or top_pairs > 0
-    for index, result in zip(todo, predictor.explain_tokenized(tokenized, attention=need_attention)):
+    need_contributions = contributions or top_pairs > 0
+    for index, result in zip(todo, predictor.explain_tokenized(tokenized, attention=attention,
+                                                                contributions=need_contributions)):
         out = outputs[index]
         out["label"] = result["label"]
         out["probabilities"] = {k: round(v, PROBABILITY_DIGITS) for k, v in result["probabilities"].items()}
@@ -78,17 +85,15 @@ def score_window(model, device, items, attention=False, top_pairs=0):
         if attention:
             out["tokens"] = result["tokens"]
             out["attention"] = result["attention"].round(PROBABILITY_DIGITS).tolist()
+        if contributions:
+            out["runner_up"] = result["runner_up"]
+            out["contribution_bias"] = round(result["contribution_bias"], PROBABILITY_DIGITS)
+            out["contributions"] = result["contributions"].round(PROBABILITY_DIGITS).tolist()
         if top_pairs:
-            out["top_pairs"] = top_attended_pairs(result["tokens"], result["attention"], top_pairs)
+            out["top_pairs"] = [dict(pair, attention=round(pair["attention"], PROBABILITY_DIGITS),
+                                     contribution=round(pair["contribution"], PROBABILITY_DIGITS))
+                                for pair in rank_pairs(result, top_pairs)]
     return outputs
-
-
-def top_attended_pairs(tokens, attention, k):
-    """The k heaviest (first word, second word, weight) pairs, heaviest first; ties by position."""
-    flat = attention.ravel()
-    order = sorted(range(flat.size), key=lambda n: (-flat[n], n))[:k]
-    n = len(tokens)
-    return [[tokens[i // n], tokens[i % n], round(float(flat[i]), PROBABILITY_DIGITS)] for i in order]
 
 
 def read_items(inputs, text_field, id_field, input_format):
@@ -177,7 +182,8 @@ class Writer:
 
     def _columns(self):
         return ["id", "source", "line", "label", *[f"p_{label}" for label in self.labels], "truncated", "error",
-                "unknown_tokens", "top_pairs", "tokens", "attention"]
+                "unknown_tokens", "top_pairs", "tokens", "attention", "runner_up", "contribution_bias",
+                "contributions"]
 
     @staticmethod
     def _csv_line(row):
@@ -197,6 +203,8 @@ class Writer:
                record.get("error", "")]
         row += [json.dumps(record[k], ensure_ascii=False) if k in record else ""
                 for k in ("unknown_tokens", "top_pairs", "tokens", "attention")]
+        row += [record.get("runner_up", ""), record.get("contribution_bias", ""),
+                json.dumps(record["contributions"]) if "contributions" in record else ""]
         return self._csv_line(row)
 
     def write(self, records):
@@ -227,7 +235,7 @@ def windows(items, size):
 
 def local_scorer(args):
     def score(window):
-        return score_window(args.model, args.device, window, args.attention, args.top_pairs)
+        return score_window(args.model, args.device, window, args.attention, args.top_pairs, args.contributions)
 
     return lambda batches: (score(w) for w in batches), lambda: None
 
@@ -249,7 +257,7 @@ def dask_scorer(args):
         pending = collections.deque()
         for window in batches:
             pending.append(client.submit(score_window, args.model, args.device, window, args.attention,
-                                         args.top_pairs, pure=False))
+                                         args.top_pairs, args.contributions, pure=False))
             if len(pending) >= in_flight_limit:
                 yield pending.popleft().result()
         while pending:

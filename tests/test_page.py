@@ -30,6 +30,7 @@ def browser(tmp_path):
 
 
 def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
@@ -50,6 +51,24 @@ def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
         assert len(tokens) == 10 and len(cells) == len(tokens) ** 2
         assert [t.get_attribute("textContent") for t in tokens][:3] == ["the", "script", "is"]
         assert browser.find_element(By.ID, "unknown").text == "Every word is known to the model."
+        # The contribution view: a diverging scale, hover values, and the top pairs as a readable list.
+        attention_colours = [c.value_of_css_property("background-color") for c in cells]
+        browser.find_element(By.ID, "view-contributions").click()
+        cells = browser.find_elements(By.CSS_SELECTOR, "#heatmap .cell")
+        assert len(cells) == 100 and [c.value_of_css_property("background-color") for c in cells] != attention_colours
+        expected = requests.post(server.url + "/predict", json={"text": SENTENCE, "contributions": True}).json()
+        values = [float(c.get_attribute("data-value")) for c in cells]
+        assert values == pytest.approx([v for row in expected["contributions"] for v in row], abs=1e-6)
+        assert "toward " + expected["label"] in browser.find_element(By.ID, "legend-high").text
+        ActionChains(browser).move_to_element(cells[0]).perform()
+        assert browser.find_element(By.ID, "hover").text.startswith("(the, the): ")
+        items = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#pairs li")]
+        top = expected["top_pairs"][0]
+        assert len(items) == 5 and items[0].startswith(f"{top['first']} + {top['second']}: ")
+        assert items[0].endswith(("toward " if top["contribution"] >= 0 else "against ") + expected["label"])
+        browser.find_element(By.ID, "view-attention").click()
+        cells = browser.find_elements(By.CSS_SELECTOR, "#heatmap .cell")
+        assert [c.value_of_css_property("background-color") for c in cells] == attention_colours
         box = browser.find_element(By.ID, "text")
         box.clear()
         box.send_keys("zorblat quenth dull")

@@ -2,6 +2,7 @@
 import csv
 import gzip
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 
 import pytest
 
+from sentiment.predictor import Predictor
 from tests.helpers import ROOT, make_reviews, run_cli
 
 
@@ -41,7 +43,10 @@ def test_every_record_yields_one_output_in_order(small_bundle, tmp_path):
     records = read_jsonl(out2)
     assert [r["id"] for r in records] == ["k1", f"{tmp_path / 'b.csv.gz'}:3", "k3"]
     assert "broken CSV quoting" in records[1]["error"]
-    assert len(records[0]["top_pairs"]) == 3 and records[0]["top_pairs"][0][2] >= records[0]["top_pairs"][1][2]
+    pairs = records[0]["top_pairs"]
+    assert len(pairs) == 3 and abs(pairs[0]["contribution"]) >= abs(pairs[1]["contribution"]) >= abs(
+        pairs[2]["contribution"])
+    assert set(pairs[0]) == {"first", "second", "i", "j", "attention", "contribution"}
 
     out3 = tmp_path / "out3.csv"
     failed = run_cli("score", tmp_path / "c.jsonl", "--text-field", "body", "--model", small_bundle, "--out", out3,
@@ -141,3 +146,21 @@ def test_empty_text_keeps_its_id_and_unknown_words_are_reported(small_bundle, tm
     assert [r["id"] for r in records] == ["r1", "r2", "r3"] and records[1]["error"] == "empty text"
     assert records[0]["unknown_tokens"] == [] and records[2]["unknown_tokens"] == ["ce", "est", "magnifique"]
     assert "3/3" in result.stderr and "3/4" not in result.stderr  # the progress total leaves the header out
+
+
+def test_contributions_are_written_and_add_up(small_bundle, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("the plot is lovely .\na bland , stale script\n")
+    out = tmp_path / "c.jsonl"
+    run_cli("score", source, "--model", small_bundle, "--out", out, "--contributions", "--no-progress")
+    exact = Predictor.load(small_bundle).explain(source.read_text().splitlines(), contributions=True)
+    for record, reference in zip(read_jsonl(out), exact, strict=True):
+        p = reference["probabilities"]  # unrounded: the small model is sure enough to round one to 0
+        total = sum(map(sum, record["contributions"])) + record["contribution_bias"]
+        assert total == pytest.approx(math.log(p[record["label"]] / p[record["runner_up"]]), abs=1e-4)
+    csv_out = tmp_path / "c.csv"
+    run_cli("score", source, "--model", small_bundle, "--out", csv_out, "--contributions", "--top-pairs", 2,
+            "--no-progress")
+    row = next(csv.DictReader(open(csv_out, encoding="utf-8")))
+    assert len(json.loads(row["contributions"])) == 5 and len(json.loads(row["top_pairs"])) == 2
+    assert row["runner_up"] in ("negative", "positive") and row["label"] != row["runner_up"]

@@ -111,8 +111,11 @@ def test_cli_train_evaluate_predict(tmp_path, labelled_files):
                                 "--label-field", "stars").stdout)
     assert set(report) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
     assert report["n"] == 40 and sum(map(sum, report["confusion_matrix"]["rows_true_columns_predicted"])) == 40
-    answer = json.loads(run_cli("predict", "--model", out, "superb acting", "--plot", tmp_path / "p.png").stdout)
+    printed = run_cli("predict", "--model", out, "superb acting", "--plot", tmp_path / "p.png", "--contributions").stdout
+    answer = json.loads(printed)
     assert answer["label"] in ("0", "1") and answer["tokens"] == ["superb", "acting"]
+    assert list(answer)[:2] == ["label", "probabilities"] and list(answer)[-2:] == ["attention", "contributions"]
+    assert len(answer["contributions"]) == 2 and len(answer["top_pairs"]) == 4  # 2 x 2 pairs, fewer than 5
     assert len(answer["attention"]) == 2 and all(len(row) == 2 for row in answer["attention"])
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
