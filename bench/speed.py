@@ -7,8 +7,10 @@
    path (every sentence padded to one fixed length).
 4. Training sentences per second on the real training split: our loop against the article's loop.
 5. Peak resident memory for a batch of 256 at T=128, chunked (production) and in one piece.
+6. The cost of exact contributions on the shipped model: Predictor.explain with attention against the same
+   with contributions, on the real test sentences, all at once and one at a time.
 
-    python -m bench.speed [--quick]
+    python -m bench.speed [--quick] [--model models/default]
 """
 import sentiment  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 
@@ -198,6 +200,31 @@ def training(results, batches=60):
           f"ours {ours_sps:.1f}/s: {ours_sps / theirs_sps:.1f}x", flush=True)
 
 
+def contributions_cost(results, model):
+    from sentiment.data import load_many, split_files
+    from sentiment.predictor import Predictor
+
+    predictor = Predictor.load(model)
+    texts = load_many(split_files("test")).texts
+    results["contributions"] = {"model": predictor.version}
+    print(f"\nexact contributions, model {predictor.version}, real test sentences:", flush=True)
+    for name, batch in (("all at once", texts), ("one at a time", texts[:200])):
+        def plain():
+            return [predictor.explain(batch)] if len(batch) > 200 else [predictor.explain([t]) for t in batch]
+
+        def explained():
+            if len(batch) > 200:
+                return [predictor.explain(batch, contributions=True)]
+            return [predictor.explain([t], contributions=True) for t in batch]
+
+        t_plain, t_explained = timed(plain), timed(explained)
+        results["contributions"][name] = {"sentences": len(batch), "attention_sps": len(batch) / t_plain,
+                                          "contributions_sps": len(batch) / t_explained,
+                                          "ratio": t_explained / t_plain}
+        print(f"  {name:14s} ({len(batch)}): with attention {len(batch) / t_plain:8.1f}/s, with contributions "
+              f"{len(batch) / t_explained:8.1f}/s: {t_explained / t_plain:.2f}x the time", flush=True)
+
+
 MEMORY_PROBE = """
 import sys, mxnet as mx, numpy as np
 from mxnet import nd
@@ -230,6 +257,7 @@ def main():
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="T=32,64 and batch 1,32 only")
+    parser.add_argument("--model", default="models/default", help="bundle for the contributions cost")
     args = parser.parse_args()
     results = {"threads": os.environ.get("OMP_NUM_THREADS"), "E": E, "H": H, "fixed": []}
     results["dot_gflops"], results["fc_gflops"] = matmul_gflops()
@@ -242,6 +270,7 @@ def main():
     real_sentences(results, MAX_PAIRS)
     training(results)
     memory(results, MAX_PAIRS)
+    contributions_cost(results, args.model)
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     Path("bench/results/speed.json").write_text(json.dumps(results, indent=2) + "\n")
 

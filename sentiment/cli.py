@@ -56,7 +56,8 @@ def _train_parser(sub):
     p.add_argument("--label-field", default=defaults.label_field, help="JSON key or CSV column of the label")
     p.add_argument("--confidence-field", default=defaults.confidence_field,
                    help="optional JSON key or CSV column: probability in (0, 1] that the label is right, used as "
-                        "a soft target; rows without it count as certain; '' ignores it (default: %(default)s)")
+                        "a soft target; rows without it count as certain (default: none, hard labels; the fetched "
+                        "data has 'confidence')")
     p.add_argument("--strict", action="store_true", help="stop at the first bad row instead of reporting it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

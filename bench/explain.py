@@ -1,0 +1,137 @@
+"""Are the explanations faithful? Comprehensiveness and sufficiency (ERASER, DeYoung et al., ACL 2020).
+
+On each test split, for every sentence, the words of the top-k word pairs (k = 1, 2, 3) are taken,
+with the pairs ranked by
+  contribution  the exact signed share of the log-odds toward the predicted label (largest first);
+  attention     the attention weight;
+  random        a seeded random order;
+  occlusion     leave-one-word-out: one extra forward pass per word, a pair scored by the sum of the
+                falls of p(label) when each of its words is removed (the expensive reference).
+Reported per ranking and k: comprehensiveness, the mean fall of p(label) when those words are
+deleted; sufficiency, the mean p(label) when only those words are kept; the mean number of words
+taken; and the milliseconds per sentence the ranking cost.
+
+    python -m bench.explain [--model models/default] [--json bench/results/explain.json]
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sentiment.data import CORPORA, load_many, prepare, split_files
+from sentiment.predictor import Predictor
+
+RANKINGS = ("contribution", "attention", "random", "occlusion")
+KS = (1, 2, 3)
+
+
+def p_label(predictor, token_lists, label_ids):
+    """p(label) for each token list (an emptied one is scored as a single unknown token)."""
+    tokenized = [(tokens or [predictor.vocab.unknown_token], False) for tokens in token_lists]
+    results = predictor.explain_tokenized(tokenized, attention=False)
+    return np.array([r["probabilities"][predictor.labels[c]] for r, c in zip(results, label_ids)])
+
+
+def pair_order(scores):
+    """Flat pair indices of an (n, n) score matrix, highest first."""
+    return np.argsort(-scores, axis=None, kind="stable")
+
+
+def words_of_top_pairs(order, n, k):
+    """The token positions of the first k pairs of a flat pair order."""
+    positions = set()
+    for flat in order[:k]:
+        positions.update(divmod(int(flat), n))
+    return positions
+
+
+def occlusion_pair_scores(drop):
+    """(n, n) scores from each word's fall of p(label): drop_i + drop_j for a pair of two words, drop_i for
+    (i, i); each unordered pair counted once (i <= j), so the top pairs cover distinct word sets."""
+    scores = drop[:, None] + drop[None, :]
+    np.fill_diagonal(scores, drop)
+    scores[np.tril_indices(len(drop), -1)] = -np.inf
+    return scores
+
+
+def rank(predictor, tokens, rng):
+    """{ranking: [pair order per sentence]} and {ranking: seconds spent}."""
+    orders, seconds = {}, {}
+    started = time.perf_counter()
+    explained = predictor.explain_tokenized([(t, False) for t in tokens], contributions=True)
+    seconds["contribution"] = time.perf_counter() - started
+    orders["contribution"] = [pair_order(r["contributions"]) for r in explained]
+    started = time.perf_counter()
+    attended = predictor.explain_tokenized([(t, False) for t in tokens])
+    seconds["attention"] = time.perf_counter() - started
+    orders["attention"] = [pair_order(r["attention"]) for r in attended]
+    started = time.perf_counter()
+    orders["random"] = [rng.permutation(len(t) ** 2) for t in tokens]
+    seconds["random"] = time.perf_counter() - started
+    started = time.perf_counter()
+    labels = [predictor.labels.index(r["label"]) for r in attended]
+    base = np.array([r["probabilities"][r["label"]] for r in attended])
+    variants, owners = [], []
+    for s, t in enumerate(tokens):
+        for i in range(len(t)):
+            variants.append(t[:i] + t[i + 1:])
+            owners.append(s)
+    drops = base[owners] - p_label(predictor, variants, [labels[s] for s in owners])
+    orders["occlusion"], start = [], 0
+    for t in tokens:
+        drop = drops[start:start + len(t)]
+        start += len(t)
+        orders["occlusion"].append(pair_order(occlusion_pair_scores(drop)))
+    seconds["occlusion"] = time.perf_counter() - started
+    return orders, seconds, labels, base
+
+
+def evaluate(predictor, texts, seed=0):
+    tokens = [predictor.tokenize(text)[0] or [predictor.vocab.unknown_token] for text in texts]
+    orders, seconds, labels, base = rank(predictor, tokens, np.random.RandomState(seed))
+    result = {}
+    for ranking in RANKINGS:
+        for k in KS:
+            taken = [words_of_top_pairs(order, len(t), k) for order, t in zip(orders[ranking], tokens)]
+            deleted = [[w for i, w in enumerate(t) if i not in words] for t, words in zip(tokens, taken)]
+            kept = [[w for i, w in enumerate(t) if i in words] for t, words in zip(tokens, taken)]
+            result[f"{ranking}@{k}"] = {
+                "comprehensiveness": round(float(np.mean(base - p_label(predictor, deleted, labels))), 4),
+                "sufficiency": round(float(np.mean(p_label(predictor, kept, labels))), 4),
+                "words": round(float(np.mean([len(w) for w in taken])), 2),
+                "ms_per_sentence": round(1000 * seconds[ranking] / len(texts), 3)}
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="models/default")
+    parser.add_argument("--json", default="bench/results/explain.json")
+    args = parser.parse_args()
+    prepare()
+    predictor = Predictor.load(args.model)
+    results = {}
+    print(f"model {predictor.version}; comprehensiveness (higher = more faithful) / sufficiency (p(label) kept) / "
+          f"words taken / ms per sentence")
+    sizes = {corpus: load_many(split_files("test", [corpus])).texts for corpus in CORPORA}
+    for corpus, texts in sizes.items():
+        results[corpus] = evaluate(predictor, texts)
+    total = sum(map(len, sizes.values()))
+    keys = results[next(iter(CORPORA))]
+    results["all"] = {key: {m: round(sum(results[c][key][m] * len(sizes[c]) for c in CORPORA) / total, 4)
+                            for m in keys[key]} for key in keys}
+    for corpus in results:
+        print(f"\n{corpus} ({len(sizes[corpus]) if corpus in sizes else total} sentences)")
+        for ranking in RANKINGS:
+            cells = "   ".join(f"k={k} {results[corpus][f'{ranking}@{k}']['comprehensiveness']:.3f} / "
+                               f"{results[corpus][f'{ranking}@{k}']['sufficiency']:.3f} / "
+                               f"{results[corpus][f'{ranking}@{k}']['words']:.1f}" for k in KS)
+            print(f"  {ranking:13s} {cells}   {results[corpus][f'{ranking}@1']['ms_per_sentence']:.3f} ms", flush=True)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"model": predictor.version, "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
