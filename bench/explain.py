@@ -11,7 +11,10 @@ Reported per ranking and k: comprehensiveness, the mean fall of p(label) when th
 deleted; sufficiency, the mean p(label) when only those words are kept; the mean number of words
 taken; and the milliseconds per sentence the ranking cost.
 
-    python -m bench.explain [--model models/default] [--json bench/results/explain.json]
+Also reported: how peaked the attention is (mean max/min ratio of a sentence's matrix, and its entropy
+against the uniform matrix's) for the model and any --compare bundles (the article's structure, say).
+
+    python -m bench.explain [--model models/default] [--compare models/article] [--json bench/results/explain.json]
 """
 import argparse
 import json
@@ -105,10 +108,22 @@ def evaluate(predictor, texts, seed=0):
     return result
 
 
+def peakedness(predictor, texts):
+    """Mean max/min ratio of the attention matrices, and mean entropy as a share of log(n^2) (1 = uniform)."""
+    ratios, entropies = [], []
+    for result in predictor.explain([t for t in texts if predictor.tokenize(t)[0]]):
+        attention = result["attention"].ravel()
+        if attention.size > 1:
+            ratios.append(attention.max() / attention.min())
+            entropies.append(-(attention * np.log(attention)).sum() / np.log(attention.size))
+    return {"max_min_ratio": round(float(np.mean(ratios)), 2), "relative_entropy": round(float(np.mean(entropies)), 4)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--json", default="bench/results/explain.json")
+    parser.add_argument("--compare", nargs="*", default=[], help="bundles whose attention peakedness is shown too")
     args = parser.parse_args()
     prepare()
     predictor = Predictor.load(args.model)
@@ -129,8 +144,16 @@ def main():
                                f"{results[corpus][f'{ranking}@{k}']['sufficiency']:.3f} / "
                                f"{results[corpus][f'{ranking}@{k}']['words']:.1f}" for k in KS)
             print(f"  {ranking:13s} {cells}   {results[corpus][f'{ranking}@1']['ms_per_sentence']:.3f} ms", flush=True)
+    texts = load_many(split_files("test")).texts
+    peaks = {}
+    print("\nattention peakedness on the test sentences (max/min ratio; entropy, 1 = uniform):")
+    for bundle in [args.model, *args.compare]:
+        other = Predictor.load(bundle)
+        peaks[f"{bundle} ({other.version})"] = peakedness(other, texts)
+        print(f"  {bundle} ({other.version}): {peaks[f'{bundle} ({other.version})']}", flush=True)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"model": predictor.version, "results": results}, indent=2) + "\n")
+    Path(args.json).write_text(json.dumps({"model": predictor.version, "results": results, "peakedness": peaks},
+                                          indent=2) + "\n")
 
 
 if __name__ == "__main__":

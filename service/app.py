@@ -77,12 +77,10 @@ def parse_options(payload):
     for name, value in options.items():
         if not isinstance(value, bool):
             raise ApiError(400, "bad_request", f'"{name}" must be true or false')
-    top = payload.get("top_pairs", 5 if options["contributions"] else 0)
+    top = payload.get("top_pairs", 5)
     if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_PAIRS:
         raise ApiError(400, "bad_request", f'"top_pairs" must be an integer from 0 to {MAX_TOP_PAIRS}')
-    if top and not options["contributions"]:
-        raise ApiError(400, "bad_request", '"top_pairs" ranks pairs by contribution: it needs "contributions": true')
-    options["top_pairs"] = top
+    options["top_pairs"] = top  # pairs are ranked by contribution: listed only with "contributions": true
     return options
 
 

@@ -24,7 +24,8 @@ _OPTIONS = {
     "contributions": {"type": "boolean",
                       "description": "include each word pair's exact signed share of the log-odds (default false)"},
     "top_pairs": {"type": "integer", "minimum": 0, "maximum": 50,
-                  "description": "with contributions: how many pairs to list by |contribution| (default 5)"},
+                  "description": "how many pairs to list by |contribution| (default 5); used only with "
+                                 "\"contributions\": true"},
 }
 
 _PAIR = {"type": "object", "required": ["first", "second", "i", "j", "attention", "contribution"], "properties": {

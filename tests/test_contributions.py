@@ -64,8 +64,11 @@ def test_the_service_answers_contributions_and_top_pairs(server):
     assert all("attention" not in b and "contributions" in b for b in batch)
     plain = requests.post(server.url + "/predict", json={"text": SENTENCES[0]}, timeout=30).json()
     assert "contributions" not in plain and "top_pairs" not in plain
-    bad = requests.post(server.url + "/predict", json={"text": "fine", "top_pairs": 3}, timeout=30)
-    assert bad.status_code == 400 and "needs \"contributions\": true" in bad.json()["error"]["message"]
+    alone = requests.post(server.url + "/predict", json={"text": "fine", "top_pairs": 3}, timeout=30)
+    assert alone.status_code == 200 and "top_pairs" not in alone.json()  # pairs come only with contributions
+    bad = requests.post(server.url + "/predict", json={"text": "fine", "contributions": True, "top_pairs": 51},
+                        timeout=30)
+    assert bad.status_code == 400 and "from 0 to 50" in bad.json()["error"]["message"]
 
 
 def test_concurrent_requests_with_different_options_get_what_each_asked(server):

@@ -91,7 +91,7 @@ def test_training_killed_part_way_leaves_the_previous_bundle(small_bundle, label
                                 "--embeddings", "random", "--embed-size", "16", "--hidden-size", "16",
                                 "--no-progress"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:  # wait until training is under way: an epoch has finished
-        if line.startswith("epoch 2:"):
+        if line.startswith("epoch 2/"):
             break
     process.send_signal(signal.SIGKILL)
     process.wait()
