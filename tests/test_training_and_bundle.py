@@ -223,3 +223,14 @@ def test_confidences_change_training_and_averaging_is_recorded(tmp_path, labelle
         best = max(m["history"], key=lambda h: (h["dev_accuracy"], -h["epoch"]))
         assert m["best_epoch"] == best["epoch"] and 1 <= len(m["epochs_averaged"]) <= 3
         assert m["dev_accuracy"] >= best["dev_accuracy"]  # averaging is kept only when dev agrees
+
+
+def test_a_log_gets_one_line_per_epoch_and_says_what_was_kept(tmp_path, labelled_files):
+    result = run_cli("train", "--data", labelled_files[0], "--dev", labelled_files[1], "--out", tmp_path / "m",
+                     "--epochs", 3, "--embeddings", "random", "--embed-size", 8, "--hidden-size", 8,
+                     "--classifier-size", 8, "--no-lexicon", "--no-negation")  # progress on, stderr is a pipe
+    assert "\r" not in result.stderr
+    assert [line.split(":")[0] for line in result.stderr.splitlines() if line.startswith("epoch ")] == [
+        "epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert any(line.startswith(("kept the average of epochs", "kept the best single epoch"))
+               for line in result.stderr.splitlines())
