@@ -99,7 +99,7 @@ class TrainConfig:
 
 
 Prepared = collections.namedtuple("Prepared", "tokenizer labels vocab train_ids train_targets train_weights "
-                                              "dev_sets table glove_found sources")
+                                              "dev_sets initial_weights glove_found sources")
 
 
 def seed_everything(seed):
@@ -235,7 +235,8 @@ def prepare_data(config, log):
     return Prepared(tokenizer, labels, vocab, [ids[i] for i in keep],
                     soft_targets([y[i] for i in keep], [confidences[i] for i in keep], len(labels)),
                     source_weights([source_of[i] for i in keep], config.balance), dev_sets,
-                    {"glove": matrix, "tokens": token_table(vocab.idx_to_token, lexicon) if config.lexicon else None},
+                    {"embedding": matrix,
+                     "token_table": token_table(vocab.idx_to_token, lexicon) if config.lexicon else None},
                     found, sources)
 
 
@@ -255,10 +256,9 @@ def build(config, prepared, ctx):
     model = build_model(bundle_config, len(prepared.vocab))
     model.initialize(mx.init.Xavier(), ctx=ctx)
     encoder = model.encoder
-    if prepared.table["glove"] is not None:
-        encoder.embedding.weight.set_data(mx.nd.array(prepared.table["glove"], ctx=ctx))
-    if prepared.table["tokens"] is not None:
-        encoder.token_table.weight.set_data(mx.nd.array(prepared.table["tokens"], ctx=ctx))
+    for name, values in prepared.initial_weights.items():  # GloVe rows; the constant per-token features
+        if values is not None:
+            getattr(encoder, name).weight.set_data(mx.nd.array(values, ctx=ctx))
     if config.freeze_embeddings:
         encoder.embedding.weight.grad_req = "null"
     encoder.embedding.weight.lr_mult = config.embedding_lr_mult
