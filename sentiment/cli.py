@@ -7,9 +7,10 @@ import sys
 from . import __version__
 
 DEFAULT_MODEL = "models/default"
-# The article's structure (Kim 2018): no word order, attention scores squashed to (0.27, 0.73), no lexicon.
+# `predict` prints these short fields first, the matrices last.
 PREDICT_FIELDS = ("label", "probabilities", "truncated", "unknown_tokens", "model", "runner_up", "contribution_bias",
                   "top_pairs", "tokens")
+# The article's structure (Kim 2018): no word order, attention scores squashed to (0.27, 0.73), no lexicon.
 ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, lexicon=False, negation=False)
 
 

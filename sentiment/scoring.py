@@ -118,13 +118,14 @@ def count_records(inputs, input_format=None):
         return None
     total = 0
     for path in inputs:
-        last = b"\n"
+        lines, last = 0, b"\n"
         with open_binary(path) as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
-                total += chunk.count(b"\n")
+                lines += chunk.count(b"\n")
                 last = chunk[-1:]
-        total += last != b"\n"  # a last line without a newline
-        total -= (input_format or detect_format(path)) in ("csv", "tsv")  # the header
+        lines += last != b"\n"  # a last line without a newline
+        header = lines > 0 and (input_format or detect_format(path)) in ("csv", "tsv")
+        total += lines - header
     return total
 
 
