@@ -169,6 +169,18 @@ def make_batches(id_lists, labels, pad_id, batch_size):
         yield tokens, mask, np.array([labels[i] for i in chunk])
 
 
+def evaluation_batches(labelled, tokenizer, vocab, labels):
+    """Fixed evaluation batches of a Labelled set, tokenized as in training (a text without tokens reads <unk>)."""
+    label_index = {label: i for i, label in enumerate(labels)}
+    ids = [vocab[tokenizer(t)[0]] or [vocab[vocab.unknown_token]] for t in labelled.texts]
+    return list(make_batches(ids, [label_index[n] for n in labelled.labels], vocab[vocab.padding_token], 256))
+
+
+def mean_dev_accuracy(model, dev_sets, ctx):
+    """The selection score: the mean of the per-source dev accuracies, so each source has its say."""
+    return float(np.mean(list(dev_accuracies(model, dev_sets, ctx).values())))
+
+
 def read_sources(paths, config, log, labels=None):
     """[(source name, Labelled)] for each file, names made unique."""
     sources, seen = [], collections.Counter()
@@ -221,11 +233,7 @@ def prepare_data(config, log):
     confidences = [c for _, labelled, _ in train_sources for c in labelled.confidences]
     source_of = [name for name, labelled, _ in train_sources for _ in labelled.texts]
     keep = [i for i, row in enumerate(ids) if row]
-    pad_id = vocab[vocab.padding_token]
-    dev_sets = {}
-    for name, labelled, _ in dev_sources:
-        dev_ids = [vocab[tokenizer(t)[0]] or [vocab[vocab.unknown_token]] for t in labelled.texts]
-        dev_sets[name] = list(make_batches(dev_ids, [label_index[n] for n in labelled.labels], pad_id, 256))
+    dev_sets = {name: evaluation_batches(labelled, tokenizer, vocab, labels) for name, labelled, _ in dev_sources}
     matrix, found = (embedding_matrix(vocab, np.random.RandomState(config.seed), glove) if glove else (None, 0))
     sizes = {name: len(labelled.texts) for name, labelled, _ in train_sources}
     log(f"training on {len(keep)} rows ({', '.join(f'{n} {c}' for n, c in sizes.items())}), "
@@ -322,7 +330,7 @@ def average_and_calibrate(config, model, prepared, snapshots, ctx, log):
     if len(snapshots) > 1:
         averaged = average_params([s[2] for s in snapshots])
         set_params(params, averaged)
-        averaged_score = float(np.mean(list(dev_accuracies(model, prepared.dev_sets, ctx).values())))
+        averaged_score = mean_dev_accuracy(model, prepared.dev_sets, ctx)
         epochs = sorted(s[1] for s in snapshots)
         if averaged_score >= best:
             log(f"kept the average of epochs {epochs}: dev accuracy {averaged_score:.4f} "
@@ -342,13 +350,10 @@ def average_and_calibrate(config, model, prepared, snapshots, ctx, log):
 
 def test_figures(config, model, prepared, temperature, ctx):
     """{corpus: {accuracy, ece}} on our test splits, for a model trained on our data (shown by GET /model)."""
-    pad_id = prepared.vocab[prepared.vocab.padding_token]
-    label_index = {label: i for i, label in enumerate(prepared.labels)}
     figures = {}
     for path in datasets.split_files("test"):
         labelled = datasets.load_labelled(path, report=lambda m: None)
-        ids = [prepared.vocab[prepared.tokenizer(t)[0]] or [0] for t in labelled.texts]
-        batches = make_batches(ids, [label_index[n] for n in labelled.labels], pad_id, 256)
+        batches = evaluation_batches(labelled, prepared.tokenizer, prepared.vocab, prepared.labels)
         logits, labels = predict_logits(model, batches, ctx)
         probabilities = np.exp(log_softmax(logits / temperature))
         figures[datasets.source_name(path)] = {
