@@ -11,6 +11,11 @@ Reported per ranking and k: comprehensiveness, the mean fall of p(label) when th
 deleted; sufficiency, the mean p(label) when only those words are kept; the mean number of words
 taken; and the milliseconds per sentence the ranking cost.
 
+Top pairs of different rankings cover different numbers of words, so the same two figures are also
+given at equal words (w = 1, 2, 3): the w highest-scoring words, a word scored by half of each pair
+it is in ((row + column) / 2 of the matrix: for contributions, its exact share of the log-odds), and
+for occlusion by the fall of p(label) when it alone is removed.
+
 Also reported: how peaked the attention is (mean max/min ratio of a sentence's matrix, and its entropy
 against the uniform matrix's) for the model and any --compare bundles (the article's structure, say).
 
@@ -28,6 +33,7 @@ from sentiment.predictor import Predictor
 
 RANKINGS = ("contribution", "attention", "random", "occlusion")
 KS = (1, 2, 3)
+WORDS = (1, 2, 3)
 
 
 def p_label(predictor, token_lists, label_ids):
@@ -50,6 +56,11 @@ def words_of_top_pairs(order, n, k):
     return positions
 
 
+def word_order(matrix):
+    """Token positions by score, highest first; a word gets half of each pair it is in."""
+    return list(np.argsort(-(matrix.sum(axis=0) + matrix.sum(axis=1)) / 2, kind="stable"))
+
+
 def occlusion_pair_scores(drop):
     """(n, n) scores from each word's fall of p(label): drop_i + drop_j for a pair of two words, drop_i for
     (i, i); each unordered pair counted once (i <= j), so the top pairs cover distinct word sets."""
@@ -60,18 +71,22 @@ def occlusion_pair_scores(drop):
 
 
 def rank(predictor, tokens, rng):
-    """{ranking: [pair order per sentence]} and {ranking: seconds spent}."""
+    """{ranking: [pair order per sentence]}, {ranking: [word order per sentence]}, {ranking: seconds spent},
+    labels and p(label)."""
     orders, seconds = {}, {}
     started = time.perf_counter()
     explained = predictor.explain_tokenized([(t, False) for t in tokens], contributions=True)
     seconds["contribution"] = time.perf_counter() - started
     orders["contribution"] = [pair_order(r["contributions"]) for r in explained]
+    word_orders = {"contribution": [word_order(r["contributions"]) for r in explained]}
     started = time.perf_counter()
     attended = predictor.explain_tokenized([(t, False) for t in tokens])
     seconds["attention"] = time.perf_counter() - started
     orders["attention"] = [pair_order(r["attention"]) for r in attended]
+    word_orders["attention"] = [word_order(r["attention"]) for r in attended]
     started = time.perf_counter()
     orders["random"] = [rng.permutation(len(t) ** 2) for t in tokens]
+    word_orders["random"] = [list(rng.permutation(len(t))) for t in tokens]
     seconds["random"] = time.perf_counter() - started
     started = time.perf_counter()
     labels = [predictor.labels.index(r["label"]) for r in attended]
@@ -82,29 +97,37 @@ def rank(predictor, tokens, rng):
             variants.append(t[:i] + t[i + 1:])
             owners.append(s)
     drops = base[owners] - p_label(predictor, variants, [labels[s] for s in owners])
-    orders["occlusion"], start = [], 0
+    orders["occlusion"], word_orders["occlusion"], start = [], [], 0
     for t in tokens:
         drop = drops[start:start + len(t)]
         start += len(t)
         orders["occlusion"].append(pair_order(occlusion_pair_scores(drop)))
+        word_orders["occlusion"].append(list(np.argsort(-drop, kind="stable")))
     seconds["occlusion"] = time.perf_counter() - started
-    return orders, seconds, labels, base
+    return orders, word_orders, seconds, labels, base
+
+
+def erased(predictor, tokens, taken, labels, base):
+    """Comprehensiveness and sufficiency when the positions in `taken` (one set per sentence) are deleted / kept."""
+    deleted = [[w for i, w in enumerate(t) if i not in words] for t, words in zip(tokens, taken)]
+    kept = [[w for i, w in enumerate(t) if i in words] for t, words in zip(tokens, taken)]
+    return {"comprehensiveness": round(float(np.mean(base - p_label(predictor, deleted, labels))), 4),
+            "sufficiency": round(float(np.mean(p_label(predictor, kept, labels))), 4),
+            "words": round(float(np.mean([len(w) for w in taken])), 2)}
 
 
 def evaluate(predictor, texts, seed=0):
     tokens = [predictor.tokenize(text)[0] or [predictor.vocab.unknown_token] for text in texts]
-    orders, seconds, labels, base = rank(predictor, tokens, np.random.RandomState(seed))
+    orders, word_orders, seconds, labels, base = rank(predictor, tokens, np.random.RandomState(seed))
     result = {}
     for ranking in RANKINGS:
+        cost = {"ms_per_sentence": round(1000 * seconds[ranking] / len(texts), 3)}
         for k in KS:
             taken = [words_of_top_pairs(order, len(t), k) for order, t in zip(orders[ranking], tokens)]
-            deleted = [[w for i, w in enumerate(t) if i not in words] for t, words in zip(tokens, taken)]
-            kept = [[w for i, w in enumerate(t) if i in words] for t, words in zip(tokens, taken)]
-            result[f"{ranking}@{k}"] = {
-                "comprehensiveness": round(float(np.mean(base - p_label(predictor, deleted, labels))), 4),
-                "sufficiency": round(float(np.mean(p_label(predictor, kept, labels))), 4),
-                "words": round(float(np.mean([len(w) for w in taken])), 2),
-                "ms_per_sentence": round(1000 * seconds[ranking] / len(texts), 3)}
+            result[f"{ranking}@{k}"] = {**erased(predictor, tokens, taken, labels, base), **cost}
+        for w in WORDS:
+            taken = [set(order[:w]) for order in word_orders[ranking]]
+            result[f"{ranking}@{w}w"] = {**erased(predictor, tokens, taken, labels, base), **cost}
     return result
 
 
@@ -144,6 +167,15 @@ def main():
                                f"{results[corpus][f'{ranking}@{k}']['sufficiency']:.3f} / "
                                f"{results[corpus][f'{ranking}@{k}']['words']:.1f}" for k in KS)
             print(f"  {ranking:13s} {cells}   {results[corpus][f'{ranking}@1']['ms_per_sentence']:.3f} ms", flush=True)
+    print("\nall, at equal words deleted (comprehensiveness / sufficiency; share of occlusion's comprehensiveness)")
+    at = results["all"]
+    for ranking in RANKINGS:
+        cells = []
+        for w in WORDS:
+            this, reference = at[f"{ranking}@{w}w"], at[f"occlusion@{w}w"]
+            share = this["comprehensiveness"] / reference["comprehensiveness"]
+            cells.append(f"w={w} {this['comprehensiveness']:.3f} / {this['sufficiency']:.3f} ({share:.0%})")
+        print(f"  {ranking:13s} {'   '.join(cells)}", flush=True)
     texts = load_many(split_files("test")).texts
     peaks = {}
     print("\nattention peakedness on the test sentences (max/min ratio; entropy, 1 = uniform):")

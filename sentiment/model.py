@@ -26,7 +26,7 @@ Options that keep this structure (all off = the article's configuration):
 - negation=True: tokens inside a negation scope are mapped x -> N x by a learned E x E
   operator starting at the identity, so a flip learned on "not good" also applies to "bad".
 """
-from mxnet import init, nd
+from mxnet import init
 from mxnet.gluon import HybridBlock, nn
 
 NEGATION_WINDOW = 3
@@ -133,7 +133,7 @@ class RelationAttentionEncoder(HybridBlock):
 class RelationAttentionClassifier(HybridBlock):
     """Encoder plus two Dense layers. forward(tokens (B,T), mask (B,T)) -> (logits (B, C), attention (B, T, T)).
 
-    `decompose` splits the logits exactly into one share per word pair plus a bias.
+    `decompose` splits the logits exactly into one share per word pair plus a bias (see LogitDecomposition).
     """
 
     def __init__(self, vocab_size, num_classes, embed_size=50, hidden_size=128, classifier_size=128,
@@ -150,25 +150,43 @@ class RelationAttentionClassifier(HybridBlock):
         return self.classifier(sentence), attention
 
     def decompose(self, tokens, mask):
-        """Exact per-pair shares of the logits, at inference (dropout off). NDArrays in and out.
+        """(logits, attention, contributions (B, T, T, C), bias (B, C)), imperatively; see LogitDecomposition."""
+        return LogitDecomposition(self)(tokens, mask)
 
-        With the classifier's ReLU pattern D fixed at the input, the logits are affine in the sentence
-        vector: logits = W2 D (W1 s + b1) + b2 and s = sum_ij A_ij g(i, j), so
-        contributions[b, i, j] = A_ij W2 D W1 g(i, j) and bias = W2 D b1 + b2 add up to the logits.
-        Returns logits (B, C), attention (B, T, T), contributions (B, T, T, C), bias (B, C).
-        """
-        sentence, attention, features = self.encoder(tokens, mask)
-        first, last = self.classifier[0], self.classifier[2]
-        w1, b1, w2, b2 = (p.data(tokens.context) for p in (first.weight, first.bias, last.weight, last.bias))
-        pre = nd.FullyConnected(sentence, w1, b1, num_hidden=w1.shape[0])            # (B, K)
-        active = (pre > 0).astype(pre.dtype)                                          # D, (B, K)
-        logits = nd.dot(active * pre, w2, transpose_b=True) + b2                      # (B, C)
-        batch, length, classes, hidden = tokens.shape[0], tokens.shape[1], w2.shape[0], w1.shape[1]
-        # U_b = W1^T D_b W2^T, (B, H, C): project each pair's features straight to the classes.
-        routed = active.expand_dims(axis=2) * w2.T.expand_dims(axis=0)               # (B, K, C)
-        project = nd.dot(w1, routed.transpose((1, 0, 2)).reshape((0, -1)), transpose_a=True)  # (H, B*C)
-        project = project.reshape((hidden, batch, classes)).transpose((1, 0, 2))      # (B, H, C)
-        shares = nd.batch_dot(features.reshape((batch, length * length, hidden)), project)  # (B, T*T, C)
-        contributions = shares * attention.reshape((batch, length * length, 1))
-        bias = nd.dot(active * b1, w2, transpose_b=True) + b2                          # (B, C)
-        return logits, attention, contributions.reshape((batch, length, length, classes)), bias
+
+class LogitDecomposition(HybridBlock):
+    """Exact per-pair shares of a classifier's logits, at inference (dropout off).
+
+    With the classifier's ReLU pattern D fixed at the input, the logits are affine in the sentence
+    vector: logits = W2 D (W1 s + b1) + b2 and s = sum_ij A_ij g(i, j), so
+    contributions[b, i, j] = A_ij W2 D W1 g(i, j) and bias = W2 D b1 + b2 add up to the logits.
+
+    A view of the classifier: it holds the classifier's own parameters and adds none, so it can be
+    hybridized next to it (one cached graph: contributions then cost little more than a prediction).
+    Inputs: tokens (B, T), mask (B, T). Outputs: logits (B, C), attention (B, T, T),
+    contributions (B, T, T, C), bias (B, C).
+    """
+
+    def __init__(self, classifier):
+        super().__init__()
+        hidden, out = classifier.classifier[0], classifier.classifier[2]
+        self.encoder = classifier.encoder
+        self.w1, self.b1, self.w2, self.b2 = hidden.weight, hidden.bias, out.weight, out.bias  # hybrid_forward inputs
+        self.params.update({p.name: p for p in (self.w1, self.b1, self.w2, self.b2)})  # so the cached graph finds them
+        self._sizes = hidden._units, out._units  # K, C
+
+    def hybrid_forward(self, F, tokens, mask, w1, b1, w2, b2):
+        sentence, attention, features = self.encoder(tokens, mask)    # (B, H), (B, T, T), (B, T, T, H)
+        pre = F.FullyConnected(sentence, w1, b1, num_hidden=self._sizes[0])  # (B, K)
+        active = pre > 0                                                # D, (B, K)
+        logits = F.FullyConnected(active * pre, w2, b2, num_hidden=self._sizes[1])  # (B, C)
+        bias = F.FullyConnected(F.broadcast_mul(active, b1.expand_dims(axis=0)), w2, b2, num_hidden=self._sizes[1])
+        # U_b = W1^T D_b W2^T, (B, H, C): projects each pair's features straight to the classes.
+        routed = F.broadcast_mul(active.expand_dims(axis=2), F.transpose(w2).expand_dims(axis=0))  # (B, K, C)
+        routed = F.transpose(routed, axes=(1, 0, 2)).reshape((0, -1))   # (K, B*C)
+        project = F.dot(w1, routed, transpose_a=True).reshape((0, -1, self._sizes[1]))  # (H, B, C)
+        project = F.transpose(project, axes=(1, 0, 2))                  # (B, H, C)
+        shares = F.batch_dot(features.reshape((0, -3, -2)), project)    # (B, T*T, C)
+        contributions = F.broadcast_mul(shares, attention.reshape((0, -1, 1)))
+        contributions = F.reshape_like(contributions, attention, lhs_begin=1, lhs_end=2, rhs_begin=1, rhs_end=3)
+        return logits, attention, contributions, bias                  # contributions (B, T, T, C)

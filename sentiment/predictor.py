@@ -8,7 +8,7 @@ import numpy as np
 from . import bundle
 from .batching import length_chunks, pad_batch
 from .device import describe, resolve_device
-from .model import RelationAttentionClassifier
+from .model import LogitDecomposition, RelationAttentionClassifier
 from .tokenizer import Tokenizer
 
 # Padded pairs (B*T*T) per forward pass: bounds memory (the pair grid grows with T^2), and at 32k pairs
@@ -29,6 +29,9 @@ class Predictor:
         # Calibration: logits are divided by the temperature fitted on dev (1.0 for bundles without one).
         self.temperature = float(config.get("temperature", 1.0))
         self._pad_id = vocab[vocab.padding_token]
+        # Contributions come from their own cached graph over the same parameters: about the cost of a prediction.
+        self._decomposition = LogitDecomposition(model)
+        self._decomposition.hybridize(static_alloc=True)
         self._lock = threading.Lock()  # one forward pass at a time: CachedOp state is not thread-safe
 
     @classmethod
@@ -101,15 +104,15 @@ class Predictor:
         lengths = [len(tokens) for tokens, _ in tokenized]
         for chunk in length_chunks(lengths, self.max_pairs):
             ids = [self.vocab[tokenized[i][0]] for i in chunk]
-            tokens, mask = pad_batch(ids, self._pad_id)
-            inputs = mx.nd.array(tokens, ctx=self.ctx), mx.nd.array(mask, ctx=self.ctx)
+            # One copy into MXNet for both inputs (each copy waits on the engine).
+            inputs = mx.nd.array(np.stack(pad_batch(ids, self._pad_id)), ctx=self.ctx)
             with self._lock:
                 if contributions:
-                    logits, att, shares, bias = self.model.decompose(*inputs)
+                    logits, att, shares, bias = self._decomposition(inputs[0], inputs[1])
                     shares, bias = shares.asnumpy() / self.temperature, bias.asnumpy() / self.temperature
                 else:
-                    logits, att = self.model(*inputs)
-                probs = mx.nd.softmax(logits / self.temperature).asnumpy()
+                    logits, att = self.model(inputs[0], inputs[1])
+                probs = softmax(logits.asnumpy() / self.temperature)
                 att = att.asnumpy() if attention or contributions else None
             known = self.vocab.token_to_idx
             for row, i in enumerate(chunk):
@@ -127,6 +130,12 @@ class Predictor:
                     result["runner_up"] = self.labels[runner_up]
                 results[i] = result
         return results
+
+
+def softmax(logits):
+    """Row-wise softmax of a (B, C) numpy array."""
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 # Structure options a bundle may record; a bundle without them is the article's configuration.

@@ -36,6 +36,25 @@ def test_binary_contributions_add_up_to_the_log_odds(small_bundle):
     assert results[1]["tokens"][first["i"]] == first["first"] and results[1]["tokens"][first["j"]] == first["second"]
 
 
+def test_the_cached_decomposition_matches_the_imperative_one(small_bundle):
+    """The predictor's hybridized graph gives the same split as the step-by-step one, padding included."""
+    import mxnet as mx
+
+    from sentiment.batching import pad_batch
+
+    predictor = Predictor.load(small_bundle)
+    ids = [predictor.vocab[predictor.tokenize(text)[0]] for text in SENTENCES]
+    tokens, mask = (mx.nd.array(a) for a in pad_batch(ids, predictor._pad_id))
+    cached = [a.asnumpy() for a in predictor._decomposition(tokens, mask)]
+    stepwise = [a.asnumpy() for a in predictor.model.decompose(tokens, mask)]
+    for a, b in zip(cached, stepwise):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    logits, attention, contributions, bias = cached
+    np.testing.assert_allclose(contributions.sum(axis=(1, 2)) + bias, logits, rtol=1e-4, atol=1e-4)
+    padding = mask.asnumpy() == 0
+    assert padding.any() and not contributions[padding].any() and not contributions.transpose(0, 2, 1, 3)[padding].any()
+
+
 def test_three_class_contributions_add_up_too(tmp_path):
     rng = random.Random(8)
     rows = make_reviews(240, seed=12)
