@@ -2,8 +2,10 @@
 
 For each server layout, 20 s at concurrency 1, 8 and 32, with single texts and with batches of 32
 real test sentences. Prints requests/s, p50/p95/p99 latency and errors (non-2xx + socket errors).
+With --compare, the same runs for other bundles (the article's structure, say), then each one's
+requests/s as a ratio of the first model's.
 
-    python -m bench.load [--model models/default] [--seconds 20] [--layouts default,no-microbatch,...]
+    python -m bench.load [--model models/default] [--compare BUNDLE ...] [--seconds 20] [--layouts microbatch,plain,...]
 """
 import argparse
 import json
@@ -58,9 +60,23 @@ def run_wrk(url, script, connections, seconds):
     return result
 
 
+def print_ratios(results, model, others):
+    """Each other bundle's requests/s over the first model's, run for run."""
+    if not others:
+        return
+    first = {(r["layout"], r["body"], r["concurrency"]): r["requests_per_second"] for r in results if r["model"] == model}
+    print(f"\nrequests/s as a ratio of {model}'s (same layout, body and concurrency):", flush=True)
+    for other in others:
+        for r in results:
+            if r["model"] == other:
+                ratio = r["requests_per_second"] / first[(r["layout"], r["body"], r["concurrency"])]
+                print(f"  {other}: {r['layout']}, {r['body']} at {r['concurrency']}: {ratio:.2f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="models/default")
+    parser.add_argument("--compare", nargs="*", default=[], help="other bundles run the same way, after --model")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--layouts", default=",".join(LAYOUTS), help="comma-separated: " + ", ".join(LAYOUTS))
     args = parser.parse_args()
@@ -73,12 +89,12 @@ def main():
             "batch32": lua_script(Path(tmp) / "batch.lua", [{"texts": sentences[i:i + 32]}
                                                             for i in range(0, len(sentences) - 32, 32)]),
         }
-        for layout in args.layouts.split(","):
+        for model, layout in [(m, layout) for m in [args.model, *args.compare] for layout in args.layouts.split(",")]:
             description, env = LAYOUTS[layout]
-            server = Gunicorn(args.model, extra_env=env, log_path=Path(tmp) / "gunicorn.log")
+            server = Gunicorn(model, extra_env=env, log_path=Path(tmp) / "gunicorn.log")
             server.wait("/ready", timeout=120)
             try:
-                print(f"\n{description}", flush=True)
+                print(f"\n{model}: {description}", flush=True)
                 print(f"  {'body':8s} {'conc':>4} {'req/s':>8} {'texts/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
                       f"{'p99 ms':>7} {'errors':>6}", flush=True)
                 for body, script in scripts.items():
@@ -86,12 +102,14 @@ def main():
                     for connections in (1, 8, 32):
                         r = run_wrk(server.url, script, connections, args.seconds)
                         texts = r["requests_per_second"] * (32 if body == "batch32" else 1)
-                        results.append({"layout": description, "body": body, "concurrency": connections, **r})
+                        results.append({"model": model, "layout": description, "body": body,
+                                        "concurrency": connections, **r})
                         print(f"  {body:8s} {connections:>4} {r['requests_per_second']:>8.1f} {texts:>8.1f} "
                               f"{r['p50_ms']:>7.2f} {r['p95_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['errors']:>6}",
                               flush=True)
             finally:
                 server.stop()
+    print_ratios(results, args.model, args.compare)
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     Path("bench/results/load.json").write_text(json.dumps(results, indent=2) + "\n")
 
