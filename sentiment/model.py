@@ -133,7 +133,7 @@ class RelationAttentionEncoder(HybridBlock):
 class RelationAttentionClassifier(HybridBlock):
     """Encoder plus two Dense layers. forward(tokens (B,T), mask (B,T)) -> (logits (B, C), attention (B, T, T)).
 
-    `decompose` splits the logits exactly into one share per word pair plus a bias (see LogitDecomposition).
+    LogitDecomposition(classifier) splits the logits exactly into one share per word pair plus a bias.
     """
 
     def __init__(self, vocab_size, num_classes, embed_size=50, hidden_size=128, classifier_size=128,
@@ -148,10 +148,6 @@ class RelationAttentionClassifier(HybridBlock):
     def hybrid_forward(self, F, tokens, mask):
         sentence, attention, _ = self.encoder(tokens, mask)
         return self.classifier(sentence), attention
-
-    def decompose(self, tokens, mask):
-        """(logits, attention, contributions (B, T, T, C), bias (B, C)), imperatively; see LogitDecomposition."""
-        return LogitDecomposition(self)(tokens, mask)
 
 
 class LogitDecomposition(HybridBlock):
