@@ -4,6 +4,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from .data import load_labelled
+from .predictor import log_softmax
 
 
 def report(true, predicted, labels):
@@ -27,11 +28,6 @@ def evaluate(predictor, path, text_field="text", label_field="label", log=print)
     result = report(true, predictor.predict(texts), predictor.labels)
     result["skipped_rows"] = len(bad)
     return result
-
-
-def log_softmax(logits):
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def fit_temperature(logits, labels, bounds=(0.5, 20.0)):

@@ -112,7 +112,7 @@ class Predictor:
                     shares, bias = shares.asnumpy() / self.temperature, bias.asnumpy() / self.temperature
                 else:
                     logits, att = self.model(inputs[0], inputs[1])
-                probs = softmax(logits.asnumpy() / self.temperature)
+                probs = np.exp(log_softmax(logits.asnumpy() / self.temperature))
                 att = att.asnumpy() if attention or contributions else None
             known = self.vocab.token_to_idx
             for row, i in enumerate(chunk):
@@ -132,10 +132,10 @@ class Predictor:
         return results
 
 
-def softmax(logits):
-    """Row-wise softmax of a (B, C) numpy array."""
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+def log_softmax(logits):
+    """Row-wise log-softmax of a (B, C) numpy array."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 # Structure options a bundle may record; a bundle without them is the article's configuration.
@@ -143,18 +143,16 @@ ENCODER_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": Fa
 
 
 def top_pairs(result, k):
-    """The k word pairs with the largest |contribution| (or, without contributions, the most attention).
+    """The k word pairs of an answer with contributions, largest |contribution| first.
 
-    Each: {"first", "second", "i", "j", "attention", "contribution"} (contribution None without them).
+    Each: {"first", "second", "i", "j", "attention", "contribution"}.
     """
-    tokens, attention, shares = result["tokens"], result["attention"], result.get("contributions")
-    weight = np.abs(shares) if shares is not None else attention
-    order = np.argsort(-weight, axis=None, kind="stable")[:k]
+    tokens, attention, shares = result["tokens"], result["attention"], result["contributions"]
     pairs = []
-    for flat in order:
+    for flat in np.argsort(-np.abs(shares), axis=None, kind="stable")[:k]:
         i, j = divmod(int(flat), len(tokens))
         pairs.append({"first": tokens[i], "second": tokens[j], "i": i, "j": j, "attention": float(attention[i, j]),
-                      "contribution": float(shares[i, j]) if shares is not None else None})
+                      "contribution": float(shares[i, j])})
     return pairs
 
 

@@ -20,9 +20,9 @@ from . import data as datasets
 from .batching import pad_batch
 from .device import describe, resolve_device
 from .embeddings import embedding_matrix, load_glove
-from .evaluation import expected_calibration_error, fit_temperature, log_softmax
+from .evaluation import expected_calibration_error, fit_temperature
 from .features import token_table
-from .predictor import build_model
+from .predictor import build_model, log_softmax
 from .tokenizer import Tokenizer
 
 ARCHITECTURE = "relation-network self-attention (Kim 2018)"
@@ -348,7 +348,7 @@ def average_and_calibrate(config, model, prepared, snapshots, ctx, log):
     return best, kept, best_epoch, temperature
 
 
-def test_figures(config, model, prepared, temperature, ctx):
+def test_figures(model, prepared, temperature, ctx):
     """{corpus: {accuracy, ece}} on our test splits, for a model trained on our data (shown by GET /model)."""
     figures = {}
     for path in datasets.split_files("test"):
@@ -373,7 +373,7 @@ def fit(config, log=print):
     best, kept, best_epoch, temperature = average_and_calibrate(config, model, prepared, snapshots, ctx, log)
     bundle_config["temperature"] = round(temperature, 4)
     final = dev_accuracies(model, prepared.dev_sets, ctx)
-    tests = test_figures(config, model, prepared, temperature, ctx) if config.uses_default_data else None
+    tests = test_figures(model, prepared, temperature, ctx) if config.uses_default_data else None
     metrics = {
         "best_epoch": best_epoch,
         "epochs_averaged": kept,

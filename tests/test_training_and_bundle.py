@@ -9,7 +9,8 @@ from sentiment import bundle
 from sentiment.bundle import BundleError
 from sentiment.predictor import Predictor
 from sentiment.data import load_labelled
-from sentiment.evaluation import expected_calibration_error, fit_temperature, log_softmax
+from sentiment.evaluation import expected_calibration_error, fit_temperature
+from sentiment.predictor import log_softmax
 from sentiment.train import TrainConfig, fit, soft_targets, source_weights
 from tests.conftest import SMALL
 from tests.helpers import make_reviews, run_cli, write_jsonl
