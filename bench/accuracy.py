@@ -22,15 +22,16 @@ from bench.baselines import NBSVM, TfidfLogReg, Vader
 from bench.behaviour import pass_rates, suite
 from sentiment.cli import ARTICLE_STRUCTURE
 from sentiment.data import CORPORA, load_many, prepare, split_files
-from sentiment.evaluation import expected_calibration_error
+from sentiment.evaluation import calibrated_ece_floor, expected_calibration_error
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
 
 ABLATIONS = {
     "article structure (order-blind, attention unscaled, no lexicon)": ARTICLE_STRUCTURE,
-    "+ word order (offsets clipped at 8)": dict(attention_scale=None, lexicon=False, negation=False),
-    "+ attention scale (learned, from 8)": dict(lexicon=False, negation=False),
-    "+ lexicon and negation-scope features": dict(negation=False),
+    "+ word order (offsets clipped at 8)": dict(attention_scale=None, lexicon=False, negation=False, clauses=False),
+    "+ attention scale (learned, from 8)": dict(lexicon=False, negation=False, clauses=False),
+    "+ lexicon and negation-scope features": dict(negation=False, clauses=False),
+    "+ negation operator": dict(clauses=False),
     "default without corpus balancing": dict(balance=0.0),
     "default trained on movies only": dict(data=split_files("train", ["movie"]), dev=split_files("dev", ["movie"])),
 }
@@ -50,7 +51,11 @@ def corpus_scores(predict, splits):
 
 
 def calibration(predictor, splits):
-    """{corpus: (ECE at temperature 1, ECE at the fitted temperature)} on the test splits."""
+    """{corpus: (ECE at temperature 1, ECE at the fitted temperature, ECE floor)} on the test splits.
+
+    The floor is the ECE a perfectly calibrated model with the fitted confidences would show on as
+    many sentences (calibrated_ece_floor).
+    """
     fitted, result = predictor.temperature, {}
     for corpus in CORPORA:
         texts, labels = splits[corpus]["test"]
@@ -58,8 +63,9 @@ def calibration(predictor, splits):
         eces = []
         for temperature in (1.0, fitted):
             predictor.temperature = temperature
-            eces.append(round(expected_calibration_error(predictor.predict_proba(texts), true), 4))
-        result[corpus] = eces
+            probabilities = predictor.predict_proba(texts)
+            eces.append(round(expected_calibration_error(probabilities, true), 4))
+        result[corpus] = eces + [round(calibrated_ece_floor(probabilities), 4)]
     predictor.temperature = fitted
     return result
 
@@ -95,9 +101,9 @@ def main():
     record(f"default model {default.version}", default.predict, default.metrics.get("train_seconds", 0),
            calibration=calibration(default, splits), temperature=default.temperature,
            behaviour_per_capability={k: round(v, 4) for k, v in rates.items()})
-    print("  test ECE (temperature 1 -> fitted " f"{default.temperature}): " + ", ".join(
-        f"{c} {a:.3f} -> {b:.3f}" for c, (a, b) in results["systems"][f"default model {default.version}"]
-        ["calibration"].items()), flush=True)
+    print("  test ECE (temperature 1 -> fitted " f"{default.temperature}; floor of a calibrated model): " + ", ".join(
+        f"{c} {a:.3f} -> {b:.3f} ({floor:.3f})" for c, (a, b, floor) in results["systems"]
+        [f"default model {default.version}"]["calibration"].items()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "model")
         for name, options in ({} if args.skip_ablations else ABLATIONS).items():

@@ -55,3 +55,20 @@ def expected_calibration_error(probabilities, true_ids, bins=15):
         if inside.any():
             error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
     return float(error)
+
+
+def calibrated_ece_floor(probabilities, bins=15, draws=200, seed=0):
+    """The mean ECE of a perfectly calibrated model with these confidences on this many examples.
+
+    Each draw makes every answer right with probability equal to its confidence. On a few hundred
+    examples this floor is several points: a measured ECE near it says nothing is left to fix.
+    """
+    probabilities = np.asarray(probabilities)
+    predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    rng = np.random.RandomState(seed)
+    floors = []
+    for _ in range(draws):
+        correct = rng.rand(len(confidence)) < confidence
+        true = np.where(correct, predicted, (predicted + 1) % probabilities.shape[1])
+        floors.append(expected_calibration_error(probabilities, true, bins))
+    return float(np.mean(floors))

@@ -25,12 +25,17 @@ Options that keep this structure (all off = the article's configuration):
   layers see [x; valence; scope; valence signed by scope].
 - negation=True: tokens inside a negation scope are mapped x -> N x by a learned E x E
   operator starting at the identity, so a flip learned on "not good" also applies to "bad".
+- clauses=True (with token_features): two more table columns mark contrast words ("but",
+  "however", "yet") and concessive ones ("although", "though"). A token is flagged as overridden
+  when a contrast word follows it or it lies in a concessive clause (up to the next breaker), and
+  the pair layers also see [overridden; valence * overridden].
 """
 from mxnet import init
 from mxnet.gluon import HybridBlock, nn
 
 NEGATION_WINDOW = 3
 TOKEN_FEATURES = ("valence", "negator", "breaker")  # columns of the constant per-token table
+CLAUSE_FEATURES = ("contrast", "concession")  # two more columns with clauses=True
 
 
 def shift_right(F, x):
@@ -49,6 +54,19 @@ def negation_scope(F, negator, breaker, window=NEGATION_WINDOW):
     return F.clip(scope, 0, 1) * (1 - breaker)
 
 
+def clause_scope(F, opener, breaker, before):
+    """(B, T) 0/1: token t follows an opener with no other breaker in between (to the clause end).
+
+    before: (T, T) 0/1 with [s, t] = 1 where s < t. Breakers counted up to t equal those counted
+    up to the opener exactly when none lies between them.
+    """
+    closed = F.dot(breaker, before) + breaker                          # (B, T): breakers at or before t
+    same = F.broadcast_equal(closed.expand_dims(axis=2), closed.expand_dims(axis=1))  # (B, T, T): [t, s]
+    opened = F.broadcast_mul(same, F.broadcast_mul(opener.expand_dims(axis=1),          # opener at s
+                                                   F.transpose(before).expand_dims(axis=0)))  # s < t
+    return F.clip(F.sum(opened, axis=2), 0, 1) * (1 - breaker)
+
+
 class RelationAttentionEncoder(HybridBlock):
     """Tokens -> (sentence vector, pair attention, pair features).
 
@@ -58,16 +76,18 @@ class RelationAttentionEncoder(HybridBlock):
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.0, positions=0, attention_scale=None,
-                 token_features=False, negation=False, **kwargs):
+                 token_features=False, negation=False, clauses=False, **kwargs):
         super().__init__(**kwargs)
-        self.positions, self.token_features, self.negation = positions, token_features, negation
-        in_units = embed_size + (len(TOKEN_FEATURES) if token_features else 0)
+        self.positions, self.token_features, self.negation, self.clauses = positions, token_features, negation, clauses
+        columns = len(TOKEN_FEATURES) + (len(CLAUSE_FEATURES) if clauses else 0)
+        # [x; valence; scope; signed valence] (+ [overridden; valence * overridden] with clauses)
+        in_units = embed_size + ((5 if clauses else 3) if token_features else 0)
         with self.name_scope():
             # Row-sparse gradient: Adam updates only the rows a batch uses (training 1.2-1.7x faster).
             self.embedding = nn.Embedding(vocab_size, embed_size, sparse_grad=True)
             self.dropout = nn.Dropout(dropout)
             if token_features:  # constant: filled from the lexicon at training, saved with the weights
-                self.token_table = nn.Embedding(vocab_size, len(TOKEN_FEATURES), weight_initializer="zeros")
+                self.token_table = nn.Embedding(vocab_size, columns, weight_initializer="zeros")
                 self.token_table.weight.grad_req = "null"
             if negation:  # N = I + negate, with negate starting at zero
                 self.negate = nn.Dense(embed_size, flatten=False, use_bias=False, in_units=embed_size,
@@ -91,15 +111,24 @@ class RelationAttentionEncoder(HybridBlock):
         x = self.dropout(self.embedding(tokens))                          # (B, T, E)
         if not self.token_features:
             return x, None
-        table = self.token_table(tokens)                                  # (B, T, 3)
+        table = self.token_table(tokens)                                  # (B, T, 3 or 5)
+        column = lambda k: F.slice_axis(table, axis=2, begin=k, end=k + 1).reshape((0, 0))  # noqa: E731, (B, T)
         valence = F.slice_axis(table, axis=2, begin=0, end=1)             # (B, T, 1)
-        negator = F.slice_axis(table, axis=2, begin=1, end=2).reshape((0, 0))  # (B, T)
-        breaker = F.slice_axis(table, axis=2, begin=2, end=3).reshape((0, 0))  # (B, T)
+        negator, breaker = column(1), column(2)
         scope = negation_scope(F, negator, breaker)                        # (B, T)
+        if self.clauses:  # a later contrast word, or a concessive clause, overrides the clause: 0/1, (B, T, 1)
+            position = F.contrib.arange_like(tokens, axis=1)              # (T,)
+            before = F.broadcast_lesser(position.expand_dims(axis=1), position.expand_dims(axis=0))  # [s, t]: s < t
+            later_contrast = F.dot(column(3), F.transpose(before))       # (B, T): contrast words after t
+            conceded = clause_scope(F, column(4), breaker, before)        # (B, T): inside "although ...,"
+            overridden = F.clip(later_contrast + conceded, 0, 1).expand_dims(axis=2)
         in_scope = scope.expand_dims(axis=2)                              # (B, T, 1)
         if self.negation:
             x = x + F.broadcast_mul(in_scope, self.negate(x))
-        return F.concat(x, valence, in_scope, valence * (1 - 2 * in_scope), dim=2), scope  # (B, T, E + 3)
+        inputs = [x, valence, in_scope, valence * (1 - 2 * in_scope)]
+        if self.clauses:
+            inputs += [overridden, valence * overridden]
+        return F.concat(*inputs, dim=2), scope                            # (B, T, E + 3 or E + 5)
 
     def hybrid_forward(self, F, tokens, mask, attention_scale=None):
         x, _ = self.token_inputs(F, tokens)                               # (B, T, E')

@@ -139,7 +139,8 @@ def log_softmax(logits):
 
 
 # Structure options a bundle may record; a bundle without them is the article's configuration.
-ENCODER_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": False, "negation": False}
+ENCODER_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": False, "negation": False,
+                   "clauses": False}
 
 
 def top_pairs(result, k):

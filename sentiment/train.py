@@ -55,6 +55,7 @@ class TrainConfig:
     attention_scale: float = 8.0  # initial learned inverse temperature of the attention; None: fixed 1 (article)
     lexicon: bool = True  # VADER valence and negation-scope features per token, lexicon words in the vocabulary
     negation: bool = True  # the learned operator on embeddings inside a negation scope (needs lexicon)
+    clauses: bool = True  # flag clauses that a later "but" or an "although" overrides (needs lexicon)
     balance: float = 0.5  # loss weight of a data file's rows ~ (its share of the rows) ** -balance; 0: plain
     dev_fraction: float = 0.1  # held out of `data` when no dev file is given
     calibrate: bool = True  # fit a softmax temperature on dev after training
@@ -88,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction!r}")
         if self.negation and not self.lexicon:
             raise ValueError("negation needs lexicon=True (the negation scope comes from the lexicon features)")
+        if self.clauses and not self.lexicon:
+            raise ValueError("clauses needs lexicon=True (the clause flags are lexicon features)")
         if self.embeddings not in ("glove", "random"):
             raise ValueError(f"embeddings must be 'glove' or 'random', got {self.embeddings!r}")
         if self.embeddings == "glove" and self.embed_size != 50:
@@ -244,7 +247,7 @@ def prepare_data(config, log):
                     soft_targets([y[i] for i in keep], [confidences[i] for i in keep], len(labels)),
                     source_weights([source_of[i] for i in keep], config.balance), dev_sets,
                     {"embedding": matrix,
-                     "token_table": token_table(vocab.idx_to_token, lexicon) if config.lexicon else None},
+                     "token_table": token_table(vocab.idx_to_token, lexicon, config.clauses) if config.lexicon else None},
                     found, sources)
 
 
@@ -258,7 +261,7 @@ def build(config, prepared, ctx):
     model_config = {"embed_size": config.embed_size, "hidden_size": config.hidden_size,
                     "classifier_size": config.classifier_size, "dropout": config.dropout,
                     "positions": config.positions, "attention_scale": config.attention_scale,
-                    "token_features": config.lexicon, "negation": config.negation}
+                    "token_features": config.lexicon, "negation": config.negation, "clauses": config.clauses}
     bundle_config = {"labels": prepared.labels, "tokenizer": prepared.tokenizer.to_dict(), "model": model_config,
                      "architecture": ARCHITECTURE}
     model = build_model(bundle_config, len(prepared.vocab))

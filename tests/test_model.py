@@ -101,6 +101,29 @@ def test_negation_scope_follows_negators_and_stops_at_breakers():
         np.testing.assert_allclose(features[4], [-0.6, 0, -0.6], rtol=1e-6)
 
 
+def test_clause_features_flag_the_clauses_a_later_but_or_an_although_overrides():
+    from sentiment.features import token_table
+
+    words = ["<pad>", "<unk>", "i", "do", "n't", "think", "it", "is", "great", ",", "but", "the", "price", "was",
+             "bad", ".", "although", "cold", "we", "liked"]
+    table = token_table(words, {"great": 0.8, "bad": -0.6, "cold": -0.2, "liked": 0.5}, clauses=True)
+    assert table.shape == (len(words), 5)
+    sentence = "i do n't think it is great , but the price was bad . although it was cold , we liked it".split()
+    tokens = nd.array([[words.index(w) for w in sentence] + [0, 0]])
+    for symbolic in (False, True):
+        encoder = small_encoder(token_features=True, negation=True, clauses=True)
+        encoder.token_table.weight.set_data(nd.array(np.pad(table, ((0, 50 - len(words)), (0, 0)))))
+        if symbolic:
+            encoder.hybridize()
+        inputs, scope = encoder.token_inputs(nd, tokens)
+        assert [w for w, s in zip(sentence, scope.asnumpy()[0]) if s] == ["think", "it", "is"]  # unchanged
+        overridden = inputs.asnumpy()[0, :, -2]  # [..., overridden, valence * overridden]
+        assert [w for w, o in zip(sentence, overridden) if o] == \
+            ["i", "do", "n't", "think", "it", "is", "great", ",", "it", "was", "cold"]
+        np.testing.assert_allclose(inputs.asnumpy()[0, sentence.index("cold"), -1], -0.2, rtol=1e-6)
+        assert inputs.shape == (1, len(sentence) + 2, 8 + 5)
+
+
 def test_the_negation_operator_starts_at_the_identity():
     encoder = small_encoder(token_features=True, negation=True)
     plain = small_encoder(token_features=True)

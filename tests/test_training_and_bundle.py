@@ -9,7 +9,7 @@ from sentiment import bundle
 from sentiment.bundle import BundleError
 from sentiment.predictor import Predictor
 from sentiment.data import load_labelled
-from sentiment.evaluation import expected_calibration_error, fit_temperature
+from sentiment.evaluation import calibrated_ece_floor, expected_calibration_error, fit_temperature
 from sentiment.predictor import log_softmax
 from sentiment.train import TrainConfig, fit, soft_targets, source_weights
 from tests.conftest import SMALL
@@ -28,7 +28,7 @@ def test_small_model_learns_and_bundle_holds_everything(small_bundle, labelled_f
     assert metrics["data"]["train"][0]["sha256"] == bundle.sha256_file(labelled_files[0])
     config = json.loads((small_bundle / "config.json").read_text())
     assert config["tokenizer"]["max_len"] == 24
-    assert 0.5 <= config["temperature"] <= 20 and config["model"]["negation"] is True
+    assert 0.5 <= config["temperature"] <= 20 and config["model"]["negation"] is config["model"]["clauses"] is True
 
 
 def test_loaded_bundle_tokenizes_as_training_did(small_bundle):
@@ -128,6 +128,8 @@ def test_train_options_are_validated():
         TrainConfig(embed_size=10)
     with pytest.raises(ValueError, match="negation needs lexicon=True"):
         TrainConfig(lexicon=False)
+    with pytest.raises(ValueError, match="clauses needs lexicon=True"):
+        TrainConfig(lexicon=False, negation=False)
     with pytest.raises(ValueError, match="balance must be in"):
         TrainConfig(balance=2)
 
@@ -183,8 +185,25 @@ def test_temperature_is_fitted_and_calibration_error_measured():
                                                                                            true)
 
 
-def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path):
-    """Older bundles have no structure options and no temperature: they load as the article's structure."""
+def test_the_ece_floor_grows_as_the_sample_shrinks():
+    """A perfectly calibrated model's ECE is sampling noise: about 1 / sqrt(n) of it."""
+    rng = np.random.RandomState(1)
+    positive = rng.uniform(0.5, 1.0, 4000)
+    probabilities = np.stack([1 - positive, positive], axis=1)
+    large, small = calibrated_ece_floor(probabilities), calibrated_ece_floor(probabilities[:250])
+    assert 0.005 < large < 0.02 < small < 0.08
+    true = (rng.random_sample(4000) < positive).astype(int)  # labels drawn from the confidences
+    assert expected_calibration_error(probabilities, true) < 2 * large
+
+
+@pytest.mark.parametrize("options", [{}, {"positions": 8, "attention_scale": 8.0, "token_features": True,
+                                           "negation": True}], ids=["no options", "before clauses"])
+def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path, options):
+    """Older bundles lack the later options (and the first ones a temperature): they load without them.
+
+    No options at all is the article's structure; a bundle from before the clause flags has a
+    three-column token table.
+    """
     import gluonnlp as nlp
     import mxnet as mx
 
@@ -193,14 +212,16 @@ def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path):
 
     vocab = nlp.Vocab(collections.Counter(["good", "bad"]), bos_token=None, eos_token=None)
     config = {"labels": ["negative", "positive"], "tokenizer": Tokenizer(max_len=16).to_dict(),
-              "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8, "dropout": 0.0}}
+              "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8, "dropout": 0.0, **options}}
     model = build_model(config, len(vocab))
     model.initialize(mx.init.Xavier())
     model(mx.nd.ones((1, 8)), mx.nd.ones((1, 8)))
     bundle.save(tmp_path / "old", model.save_parameters, vocab.to_json(), config, {})
     predictor = Predictor.load(tmp_path / "old")
     assert predictor.temperature == 1.0
-    assert predictor.explain(["good"])[0]["attention"].shape == (1, 1)
+    assert predictor.explain(["not good"])[0]["attention"].shape == (2, 2)
+    if options:
+        assert predictor.model.encoder.token_table.weight.shape == (len(vocab), 3)
 
 
 def test_soft_targets_put_the_confidence_on_the_label():
@@ -229,8 +250,10 @@ def test_confidences_change_training_and_averaging_is_recorded(tmp_path, labelle
 def test_a_log_gets_one_line_per_epoch_and_says_what_was_kept(tmp_path, labelled_files):
     result = run_cli("train", "--data", labelled_files[0], "--dev", labelled_files[1], "--out", tmp_path / "m",
                      "--epochs", 3, "--embeddings", "random", "--embed-size", 8, "--hidden-size", 8,
-                     "--classifier-size", 8, "--no-lexicon", "--no-negation")  # progress on, stderr is a pipe
+                     "--classifier-size", 8, "--no-lexicon")  # progress on, stderr is a pipe
     assert "\r" not in result.stderr
+    options = json.loads((tmp_path / "m" / "config.json").read_text())["model"]
+    assert options["token_features"] is options["negation"] is options["clauses"] is False  # --no-lexicon implies
     assert [line.split(":")[0] for line in result.stderr.splitlines() if line.startswith("epoch ")] == [
         "epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert any(line.startswith(("kept the average of epochs", "kept the best single epoch"))
