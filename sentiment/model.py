@@ -38,6 +38,11 @@ TOKEN_FEATURES = ("valence", "negator", "breaker")  # columns of the constant pe
 CLAUSE_FEATURES = ("contrast", "concession")  # two more columns with clauses=True
 
 
+def table_column(F, table, k):
+    """(B, T, C) per-token table -> (B, T): its column k."""
+    return F.slice_axis(table, axis=2, begin=k, end=k + 1).reshape((0, 0))
+
+
 def shift_right(F, x):
     """(B, T) -> (B, T): x[:, t-1] at t, 0 at t = 0."""
     first = F.zeros_like(F.slice_axis(x, axis=1, begin=0, end=1))
@@ -112,15 +117,14 @@ class RelationAttentionEncoder(HybridBlock):
         if not self.token_features:
             return x, None
         table = self.token_table(tokens)                                  # (B, T, 3 or 5)
-        column = lambda k: F.slice_axis(table, axis=2, begin=k, end=k + 1).reshape((0, 0))  # noqa: E731, (B, T)
         valence = F.slice_axis(table, axis=2, begin=0, end=1)             # (B, T, 1)
-        negator, breaker = column(1), column(2)
+        negator, breaker = table_column(F, table, 1), table_column(F, table, 2)
         scope = negation_scope(F, negator, breaker)                        # (B, T)
         if self.clauses:  # a later contrast word, or a concessive clause, overrides the clause: 0/1, (B, T, 1)
             position = F.contrib.arange_like(tokens, axis=1)              # (T,)
             before = F.broadcast_lesser(position.expand_dims(axis=1), position.expand_dims(axis=0))  # [s, t]: s < t
-            later_contrast = F.dot(column(3), F.transpose(before))       # (B, T): contrast words after t
-            conceded = clause_scope(F, column(4), breaker, before)        # (B, T): inside "although ...,"
+            later_contrast = F.dot(table_column(F, table, 3), F.transpose(before))  # (B, T): contrast words after t
+            conceded = clause_scope(F, table_column(F, table, 4), breaker, before)  # (B, T): in "although ...,"
             overridden = F.clip(later_contrast + conceded, 0, 1).expand_dims(axis=2)
         in_scope = scope.expand_dims(axis=2)                              # (B, T, 1)
         if self.negation:
