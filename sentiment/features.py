@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from .model import CLAUSE_FEATURES, TOKEN_FEATURES
+from .model import token_columns
 
 # Words that open a negation scope (our tokenizer splits "don't" into "do" + "n't").
 NEGATORS = frozenset("""not n't no never nothing nobody none neither nor nowhere without cannot cant dont doesnt
@@ -27,10 +27,9 @@ def is_breaker(token):
 
 
 def token_table(idx_to_token, lexicon, clauses=False):
-    """(V, 3) float32 rows [valence in [-1, 1], negator 0/1, breaker 0/1] in the order of TOKEN_FEATURES;
-    (V, 5) with clauses=True, adding [contrast 0/1, concession 0/1] (CLAUSE_FEATURES)."""
-    table = np.zeros((len(idx_to_token), len(TOKEN_FEATURES) + (len(CLAUSE_FEATURES) if clauses else 0)),
-                     dtype=np.float32)
+    """(V, 3) float32 rows [valence in [-1, 1], negator 0/1, breaker 0/1]; (V, 5) with clauses=True,
+    adding [contrast 0/1, concession 0/1]: the columns of token_columns(clauses)."""
+    table = np.zeros((len(idx_to_token), len(token_columns(clauses))), dtype=np.float32)
     for index, token in enumerate(idx_to_token):
         row = (lexicon.get(token, 0.0), token in NEGATORS, is_breaker(token))
         table[index] = row + ((token in CONTRAST, token in CONCESSION) if clauses else ())

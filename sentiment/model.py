@@ -38,6 +38,11 @@ TOKEN_FEATURES = ("valence", "negator", "breaker")  # columns of the constant pe
 CLAUSE_FEATURES = ("contrast", "concession")  # two more columns with clauses=True
 
 
+def token_columns(clauses):
+    """The columns of the constant per-token table, in order."""
+    return TOKEN_FEATURES + (CLAUSE_FEATURES if clauses else ())
+
+
 def table_column(F, table, k):
     """(B, T, C) per-token table -> (B, T): its column k."""
     return F.slice_axis(table, axis=2, begin=k, end=k + 1).reshape((0, 0))
@@ -84,7 +89,6 @@ class RelationAttentionEncoder(HybridBlock):
                  token_features=False, negation=False, clauses=False, **kwargs):
         super().__init__(**kwargs)
         self.positions, self.token_features, self.negation, self.clauses = positions, token_features, negation, clauses
-        columns = len(TOKEN_FEATURES) + (len(CLAUSE_FEATURES) if clauses else 0)
         # [x; valence; scope; signed valence] (+ [overridden; valence * overridden] with clauses)
         in_units = embed_size + ((5 if clauses else 3) if token_features else 0)
         with self.name_scope():
@@ -92,7 +96,7 @@ class RelationAttentionEncoder(HybridBlock):
             self.embedding = nn.Embedding(vocab_size, embed_size, sparse_grad=True)
             self.dropout = nn.Dropout(dropout)
             if token_features:  # constant: filled from the lexicon at training, saved with the weights
-                self.token_table = nn.Embedding(vocab_size, columns, weight_initializer="zeros")
+                self.token_table = nn.Embedding(vocab_size, len(token_columns(clauses)), weight_initializer="zeros")
                 self.token_table.weight.grad_req = "null"
             if negation:  # N = I + negate, with negate starting at zero
                 self.negate = nn.Dense(embed_size, flatten=False, use_bias=False, in_units=embed_size,
