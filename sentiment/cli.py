@@ -11,7 +11,8 @@ DEFAULT_MODEL = "models/default"
 PREDICT_FIELDS = ("label", "probabilities", "truncated", "unknown_tokens", "model", "runner_up", "contribution_bias",
                   "top_pairs", "tokens")
 # The article's structure (Kim 2018): no word order, attention scores squashed to (0.27, 0.73), no lexicon.
-ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, lexicon=False, negation=False, clauses=False)
+ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, lexicon=False, negation=False, clauses=False,
+                         augment_negation=False)
 
 
 def _train_parser(sub):
@@ -43,11 +44,15 @@ def _train_parser(sub):
     p.add_argument("--attention-scale", type=float, default=defaults.attention_scale,
                    help="initial learned inverse temperature of the attention (default: %(default)s)")
     p.add_argument("--no-lexicon", dest="lexicon", action="store_false",
-                   help="no VADER valence, negation-scope or clause features (implies --no-negation --no-clauses)")
+                   help="no VADER valence, negation-scope or clause features (implies --no-negation --no-clauses "
+                        "--no-augment-negation)")
     p.add_argument("--no-negation", dest="negation", action="store_false",
                    help="no learned negation operator on embeddings inside a negation scope")
     p.add_argument("--no-clauses", dest="clauses", action="store_false",
                    help="no flags on clauses that a later \"but\" or an \"although\" overrides")
+    p.add_argument("--no-augment-negation", dest="augment_negation", action="store_false",
+                   help="no \"not\" counterfactuals of training sentences (\"is amazing\" -> \"is not amazing\", "
+                        "label flipped); needs the labels positive and negative")
     p.add_argument("--balance", type=float, default=defaults.balance,
                    help="loss weight of a file's rows ~ its share ** -balance, in [0, 1] (default: %(default)s)")
     p.add_argument("--article", action="store_true",
@@ -124,8 +129,8 @@ def cmd_train(args):
     options = {k: v for k, v in vars(args).items() if k in names and v is not None}
     if args.article:
         options.update(ARTICLE_STRUCTURE)
-    if not args.lexicon:  # the negation operator and the clause flags are built on the lexicon features
-        options.update(negation=False, clauses=False)
+    if not args.lexicon:  # the negation operator, clause flags and counterfactuals are built on the lexicon
+        options.update(negation=False, clauses=False, augment_negation=False)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.data is None or args.lexicon:
         from .data import prepare

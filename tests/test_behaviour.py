@@ -1,11 +1,13 @@
-"""Behaviour: the suite itself, and a must-pass regression on word order that a small model can learn."""
+"""Behaviour: the suite itself, and must-pass regressions (word order, negation) that small models can learn."""
 import random
 
 import numpy as np
 import pytest
 
 from bench.behaviour import CAPABILITIES, pass_rates, suite
+from sentiment.augment import STRONG
 from sentiment.cli import ARTICLE_STRUCTURE
+from sentiment.data import read_lexicon
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
 from tests.conftest import SMALL
@@ -67,3 +69,33 @@ def test_the_article_structure_cannot_see_which_clause_comes_last(contrast_model
     swapped = models["article"].predict_proba([f"the plot was {a} but the acting was {b} .",
                                                f"the acting was {b} but the plot was {a} ."])
     np.testing.assert_allclose(swapped[0], swapped[1], rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def negation_models(tmp_path_factory):
+    """Small models trained on plain "the NOUN is ADJ ." sentences, never a "not", with and without counterfactuals."""
+    rng = random.Random(5)
+    lexicon = read_lexicon()
+    words = [w for w in GOOD + BAD if abs(lexicon.get(w, 0.0)) >= STRONG]  # those a counterfactual can flip
+    rows = lambda n: [{"text": f"the {rng.choice(NOUNS)} is {w} .", "label": "positive" if w in GOOD else "negative"}
+                      for w in words for _ in range(n)]  # noqa: E731
+    folder = tmp_path_factory.mktemp("negation")
+    train, dev = write_jsonl(folder / "train.jsonl", rows(12)), write_jsonl(folder / "dev.jsonl", rows(2))
+    models = {}
+    for augment in (True, False):
+        out = folder / f"augment-{augment}"
+        fit(TrainConfig(data=str(train), dev=str(dev), out=str(out), seed=2, augment_negation=augment,
+                        **dict(SMALL, epochs=10)), log=lambda m: None)
+        models[augment] = Predictor.load(out)
+    return models, words
+
+
+def test_must_pass_counterfactuals_teach_not_bad_from_sentences_without_not(negation_models):
+    models, words = negation_models
+    sentences = [f"the {noun} is not {w} ." for w in words for noun in NOUNS[:3]]
+    expected = ["negative" if w in GOOD else "positive" for w in words for _ in NOUNS[:3]]
+    passed = {augment: np.mean([p == e for p, e in zip(model.predict(sentences), expected)])
+              for augment, model in models.items()}
+    assert passed[True] >= 0.9, passed
+    assert passed[False] <= 0.5, passed  # nothing in the plain data says what "not" does
+    assert models[True].predict(["the plot is not awful .", "the plot is awful ."]) == ["positive", "negative"]

@@ -104,6 +104,7 @@ def test_cli_train_evaluate_predict(tmp_path, labelled_files):
                      "--embed-size", 8, "--hidden-size", 8, "--classifier-size", 8, "--lr", 0.01, "--text-field",
                      "review", "--label-field", "stars", "--no-progress")
     assert f"{csv_path}:162: skipped: expected 2 columns, got 1" in result.stderr
+    assert "no negation counterfactuals: they need the labels ['negative', 'positive']" in result.stderr
     assert (out / "manifest.json").exists()
     strict = run_cli("train", "--data", csv_path, "--dev", dev, "--out", tmp_path / "x", "--text-field", "review",
                      "--label-field", "stars", "--embeddings", "random", "--strict", "--no-progress", check=False)
@@ -158,6 +159,8 @@ def test_without_dev_a_part_of_the_users_data_is_held_out(tmp_path):
     data = write_jsonl(tmp_path / "mine.jsonl", make_reviews(200, seed=31))
     _, metrics = fit(TrainConfig(data=str(data), out=str(tmp_path / "m"), **SMALL), log=messages.append)
     assert any("holding out 10% of each --data file as dev" in m for m in messages)
+    added = [int(m.split()[2]) for m in messages if m.startswith("negation counterfactuals: ")]
+    assert len(added) == 1 and added[0] > 0  # "the plot is dull ." -> "the plot is not dull .", positive
     assert metrics["data"]["dev"][0]["path"] == str(data) and metrics["data"]["dev"][0]["rows"] == 20
     assert metrics["data"]["train"][0]["rows"] == 180
     assert any(m.startswith("kept the average of epochs") or m.startswith("kept the best single epoch")
