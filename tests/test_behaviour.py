@@ -77,8 +77,11 @@ def negation_models(tmp_path_factory):
     rng = random.Random(5)
     lexicon = read_lexicon()
     words = [w for w in GOOD + BAD if abs(lexicon.get(w, 0.0)) >= STRONG]  # those a counterfactual can flip
-    rows = lambda n: [{"text": f"the {rng.choice(NOUNS)} is {w} .", "label": "positive" if w in GOOD else "negative"}
-                      for w in words for _ in range(n)]  # noqa: E731
+
+    def rows(n):
+        return [{"text": f"the {rng.choice(NOUNS)} is {w} .", "label": "positive" if w in GOOD else "negative"}
+                for w in words for _ in range(n)]
+
     folder = tmp_path_factory.mktemp("negation")
     train, dev = write_jsonl(folder / "train.jsonl", rows(12)), write_jsonl(folder / "dev.jsonl", rows(2))
     models = {}
