@@ -261,14 +261,15 @@ def prepare_data(config, log):
     keep = [i for i, row in enumerate(ids) if row]
     dev_sets = {name: evaluation_batches(labelled, tokenizer, vocab, labels) for name, labelled, _ in dev_sources}
     matrix, found = (embedding_matrix(vocab, np.random.RandomState(config.seed), glove) if glove else (None, 0))
-    sizes = {name: len(labelled.texts) for name, labelled, _ in train_sources}
+    kept_sources = [source_of[i] for i in keep]  # counterfactuals count with the source they came from
+    sizes = collections.Counter(kept_sources)
     log(f"training on {len(keep)} rows ({', '.join(f'{n} {c}' for n, c in sizes.items())}), "
         f"dev {sum(len(d.texts) for _, d, _ in dev_sources)} rows, vocabulary {len(vocab)}")
     sources = {"train": [_describe(n, d, p) for n, d, p in train_sources],
                "dev": [_describe(n, d, p) for n, d, p in dev_sources]}
     return Prepared(tokenizer, labels, vocab, [ids[i] for i in keep],
                     soft_targets([y[i] for i in keep], [confidences[i] for i in keep], len(labels)),
-                    source_weights([source_of[i] for i in keep], config.balance), dev_sets,
+                    source_weights(kept_sources, config.balance), dev_sets,
                     {"embedding": matrix,
                      "token_table": token_table(vocab.idx_to_token, lexicon, config.clauses) if config.lexicon else None},
                     found, sources)
