@@ -44,6 +44,14 @@ DOMAIN = {
              ["movie", "film", "plot", "ending", "script", "sequel"]),
 }
 
+# Events that say little by themselves, and emoticons that then decide.
+EVENTS = ["The package came today", "Back at work on Monday", "Just got home from the dentist",
+          "My flight moved to 6 am", "Dinner at my parents' place tonight", "Finished the last chapter",
+          "New phone arrived in the mail", "Spent the whole day at the office", "Watching the game with Dmitri",
+          "Moving to a new flat next week"]
+EMOTICONS = {":)": 1, ":-)": 1, ":D": 1, ";)": 1, "<3": 1, "=)": 1,
+             ":(": 0, ":-(": 0, ":'(": 0, ":/": 0, ">:(": 0, "=(": 0}
+
 
 def _label(positive):
     return "positive" if positive else "negative"
@@ -110,9 +118,14 @@ def domain_vocabulary(rng, n):
     return _sample(items, n, rng)
 
 
+def emoticons(rng, n):
+    items = [(f"{event} {emoticon}", _label(positive)) for event in EVENTS for emoticon, positive in EMOTICONS.items()]
+    return _sample(items, n, rng)
+
+
 CAPABILITIES = {"vocabulary": vocabulary, "negated positive": negated_positive, "negated negative": negated_negative,
                 "contrast (but)": contrast, "intensifiers": intensifiers, "irrelevant filler": filler,
-                "product, restaurant, film": domain_vocabulary}
+                "product, restaurant, film": domain_vocabulary, "emoticons": emoticons}
 
 
 def suite(per_capability=80, seed=0):

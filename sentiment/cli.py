@@ -53,6 +53,9 @@ def _train_parser(sub):
     p.add_argument("--no-augment-negation", dest="augment_negation", action="store_false",
                    help="no \"not\" counterfactuals of training sentences (\"is amazing\" -> \"is not amazing\", "
                         "label flipped); needs the labels positive and negative")
+    p.add_argument("--no-emoticons", dest="emoticons", action="store_false",
+                   help="split emoticons such as \":)\" into characters, as bundles made before they were kept "
+                        "whole did")
     p.add_argument("--balance", type=float, default=defaults.balance,
                    help="loss weight of a file's rows ~ its share ** -balance, in [0, 1] (default: %(default)s)")
     p.add_argument("--article", action="store_true",

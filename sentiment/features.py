@@ -9,11 +9,13 @@ import re
 import numpy as np
 
 from .model import token_columns
+from .tokenizer import is_emoticon
 
 # Words that open a negation scope (our tokenizer splits "don't" into "do" + "n't").
 NEGATORS = frozenset("""not n't no never nothing nobody none neither nor nowhere without cannot cant dont doesnt
                      didnt isnt wasnt arent werent wont wouldnt couldnt shouldnt aint hardly barely""".split())
-# Tokens that close one: clause punctuation and the contrastive "but".
+# Tokens that close one: clause punctuation, emoticons (which end a clause: "no school tomorrow :)"
+# must not negate the ":)") and the contrastive "but".
 BREAKERS = frozenset({"but", "however", "although", "though", "yet"})
 # Words after which an earlier clause no longer decides ("A but B"), and those opening a clause the
 # next one overrides ("although A, B").
@@ -23,7 +25,20 @@ _PUNCTUATION = re.compile(r"^(?:[.,;:!?]+|\.{2,}|-{2,})$")
 
 
 def is_breaker(token):
-    return token in BREAKERS or bool(_PUNCTUATION.match(token))
+    return token in BREAKERS or bool(_PUNCTUATION.match(token)) or is_emoticon(token)
+
+
+def lexicon_for(tokenizer, lexicon):
+    """The lexicon keyed as `tokenizer` writes tokens.
+
+    VADER rates some emoticons in capitals (":D"); a lower-casing tokenizer that keeps emoticons whole
+    writes ":d", so those keys are lower-cased (a lower-case entry already there wins). A tokenizer
+    that splits emoticons never writes them: its lexicon stays as it is.
+    """
+    if not (tokenizer.emoticons and tokenizer.lowercase):
+        return lexicon
+    lowered = {word.lower(): value for word, value in lexicon.items()}
+    return {**lowered, **{word: value for word, value in lexicon.items() if word == word.lower()}}
 
 
 def token_table(idx_to_token, lexicon, clauses=False):

@@ -20,6 +20,17 @@ _TOKEN = re.compile(r"""
     | \.{2,} | -{2,} | !+ | \?+          # runs of punctuation that GloVe has as tokens
     | [^\w\s] | _                       # any other symbol (underscore included), one at a time
 """, re.VERBOSE)
+# Emoticons, whole, where they stand apart (at the start or after a space): ":)", ":-(", ":'(", ";d", "=/",
+# ">:(", "(:", "<3". Not "http://" (the "/" must not be followed by another) nor "10:30" (numbers come first).
+_EMOTICON = r"""(?<!\S)(?: >?[:;=]['\-o^]?(?:\)+|\(+|[][dpo3/\\|*@$])
+                         | (?:\(+|\)+)['\-^]?[:;=] | </?3+ )(?![\w/])"""
+_TOKEN_WITH_EMOTICONS = re.compile(_EMOTICON + " | " + _TOKEN.pattern, re.VERBOSE)
+_ONE_EMOTICON = re.compile(_EMOTICON, re.VERBOSE)
+
+
+def is_emoticon(token):
+    """Whether a token, as the tokenizer writes it, is an emoticon."""
+    return bool(_ONE_EMOTICON.fullmatch(token))
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,7 @@ class Tokenizer:
     max_len: int = 64
     lowercase: bool = True
     normalization: str = "NFKC"
+    emoticons: bool = True  # keep emoticons whole (they carry much of a tweet's sentiment); False splits them
     version: int = 1
 
     def __post_init__(self):
@@ -47,7 +59,8 @@ class Tokenizer:
 
     def split(self, text):
         """All tokens of `text`, unclipped."""
-        return _TOKEN.findall(_CLITIC.sub(r" \1", self.normalize(text)))
+        pattern = _TOKEN_WITH_EMOTICONS if self.emoticons else _TOKEN
+        return pattern.findall(_CLITIC.sub(r" \1", self.normalize(text)))
 
     def __call__(self, text):
         """Return (tokens, truncated): at most `max_len` tokens."""
@@ -59,4 +72,5 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, settings):
-        return cls(**settings)
+        """Bundles written before the emoticons setting existed split emoticons into characters."""
+        return cls(**{"emoticons": False, **settings})

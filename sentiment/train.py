@@ -22,7 +22,7 @@ from .batching import pad_batch
 from .device import describe, resolve_device
 from .embeddings import embedding_matrix, load_glove
 from .evaluation import expected_calibration_error, fit_temperature
-from .features import token_table
+from .features import lexicon_for, token_table
 from .predictor import build_model, log_softmax
 from .tokenizer import Tokenizer
 
@@ -58,6 +58,7 @@ class TrainConfig:
     negation: bool = True  # the learned operator on embeddings inside a negation scope (needs lexicon)
     clauses: bool = True  # flag clauses that a later "but" or an "although" overrides (needs lexicon)
     augment_negation: bool = True  # add "not" counterfactuals of training sentences (sentiment/augment.py; needs lexicon)
+    emoticons: bool = True  # the tokenizer keeps ":)", ":-(", "<3" ... whole; False splits them into characters
     balance: float = 0.5  # loss weight of a data file's rows ~ (its share of the rows) ** -balance; 0: plain
     dev_fraction: float = 0.1  # held out of `data` when no dev file is given
     calibrate: bool = True  # fit a softmax temperature on dev after training
@@ -241,11 +242,11 @@ def prepare_data(config, log):
             f"(stratified, seed {config.seed}): {sum(len(d.texts) for _, d, _ in dev_sources)} rows")
     else:
         dev_sources = read_sources(dev_paths, config, log, labels=set(labels))
-    tokenizer = Tokenizer(max_len=config.max_len)
+    tokenizer = Tokenizer(max_len=config.max_len, emoticons=config.emoticons)
     texts = [t for _, labelled, _ in train_sources for t in labelled.texts]
     train_tokens = [tokenizer(t)[0] for t in texts]
     glove = load_glove() if config.embeddings == "glove" else None
-    lexicon = datasets.read_lexicon() if config.lexicon else {}
+    lexicon = lexicon_for(tokenizer, datasets.read_lexicon()) if config.lexicon else {}
     extra = list(glove[0][: config.glove_vocab]) if glove else []
     vocab = build_vocab(train_tokens, config.min_freq, extra + sorted(lexicon))
     label_index = {label: i for i, label in enumerate(labels)}

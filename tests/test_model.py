@@ -101,6 +101,18 @@ def test_negation_scope_follows_negators_and_stops_at_breakers():
         np.testing.assert_allclose(features[4], [-0.6, 0, -0.6], rtol=1e-6)
 
 
+def test_an_emoticon_closes_a_negation_scope_like_punctuation():
+    from sentiment.features import token_table
+
+    words = ["<pad>", "<unk>", "no", "school", "tomorrow", ":)", ":d", ":", ")"]
+    table = token_table(words, {"no": -0.3, ":)": 0.5, ":d": 0.575})
+    assert table[[5, 6, 7], 2].tolist() == [1, 1, 1] and table[[3, 8], 2].tolist() == [0, 0]  # breaker column
+    encoder = small_encoder(token_features=True, negation=True)
+    encoder.token_table.weight.set_data(nd.array(np.pad(table, ((0, 50 - len(words)), (0, 0)))))
+    _, scope = encoder.token_inputs(nd, nd.array([[2, 3, 4, 5]]))
+    assert scope.asnumpy()[0].tolist() == [0, 1, 1, 0]
+
+
 def test_clause_features_flag_the_clauses_a_later_but_or_an_although_overrides():
     from sentiment.features import token_table
 

@@ -32,3 +32,29 @@ def test_settings_round_trip():
 def test_rejects_bad_max_len(bad):
     with pytest.raises(ValueError, match="max_len"):
         Tokenizer(max_len=bad)
+
+
+def test_keeps_emoticons_whole():
+    tokens, _ = Tokenizer()("Monday again :( but :-) ;D <3 >:( (: :'( =/ :))")
+    assert tokens == ["monday", "again", ":(", "but", ":-)", ";d", "<3", ">:(", "(:", ":'(", "=/", ":))"]
+
+
+@pytest.mark.parametrize("text", ["see http://example.com/a:b", "at 10:30, 3:2 (odds)", "note: fine", "x=3 f(x)",
+                                  "smile:) glued", "a :dog"])
+def test_leaves_colons_and_brackets_that_are_no_emoticons_as_before(text):
+    assert Tokenizer()(text) == Tokenizer(emoticons=False)(text)
+
+
+def test_a_bundle_from_before_emoticons_splits_them_as_it_was_trained():
+    old_settings = {"max_len": 64, "lowercase": True, "normalization": "NFKC", "version": 1}
+    tokenizer = Tokenizer.from_dict(old_settings)
+    assert tokenizer.emoticons is False
+    assert tokenizer("great :)")[0] == ["great", ":", ")"]
+
+
+def test_the_lexicon_is_keyed_as_the_tokenizer_writes_emoticons():
+    from sentiment.features import lexicon_for
+
+    lexicon = {":D": 0.575, ":P": 0.35, ":p": 0.25, "good": 0.475}
+    assert lexicon_for(Tokenizer(), lexicon) == {":d": 0.575, ":p": 0.25, "good": 0.475}  # lower-case entry wins
+    assert lexicon_for(Tokenizer(emoticons=False), lexicon) is lexicon  # never writes them: unchanged
