@@ -24,8 +24,11 @@ def workers(server):
 def wait_for_workers(server, count, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if len(workers(server)) == count and requests.get(server.url + "/ready", timeout=5).status_code == 200:
-            return
+        try:
+            if len(workers(server)) == count and requests.get(server.url + "/ready", timeout=5).status_code == 200:
+                return
+        except requests.Timeout:  # a slow answer while a new worker loads on a busy machine: ask again
+            pass
         time.sleep(0.2)
     raise AssertionError(f"gunicorn did not get back to {count} ready workers")
 
