@@ -54,8 +54,7 @@ def _train_parser(sub):
                    help="no \"not\" counterfactuals of training sentences (\"is amazing\" -> \"is not amazing\", "
                         "label flipped); needs the labels positive and negative")
     p.add_argument("--no-emoticons", dest="emoticons", action="store_false",
-                   help="split emoticons such as \":)\" into characters, as bundles made before they were kept "
-                        "whole did")
+                   help="split emoticons such as \":)\" into characters, as older bundles do")
     p.add_argument("--balance", type=float, default=defaults.balance,
                    help="loss weight of a file's rows ~ its share ** -balance, in [0, 1] (default: %(default)s)")
     p.add_argument("--article", action="store_true",
