@@ -27,7 +27,8 @@ from sentiment.evaluation import calibrated_ece_floor, expected_calibration_erro
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
 
-SPLIT = dict(emoticons=False)  # every step before the last tokenizes emoticons as characters
+KEPT = dict(drop_mentions=False)  # every step before the last keeps @mentions and links
+SPLIT = dict(KEPT, emoticons=False)  # and before the last two also splits emoticons into characters
 ABLATIONS = {
     "article structure (order-blind, attention unscaled, no lexicon)": dict(ARTICLE_STRUCTURE, **SPLIT),
     "+ word order (offsets clipped at 8)": dict(ARTICLE_STRUCTURE, positions=TrainConfig.positions, **SPLIT),
@@ -37,6 +38,7 @@ ABLATIONS = {
     "+ negation operator": dict(clauses=False, augment_negation=False, **SPLIT),
     "+ clause flags": dict(augment_negation=False, **SPLIT),
     "+ negation counterfactuals": SPLIT,
+    "+ emoticons kept whole": KEPT,
     "default without corpus balancing": dict(balance=0.0),
     "default trained on movies only": dict(data=split_files("train", ["movie"]), dev=split_files("dev", ["movie"])),
 }

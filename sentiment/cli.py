@@ -55,6 +55,8 @@ def _train_parser(sub):
                         "label flipped); needs the labels positive and negative")
     p.add_argument("--no-emoticons", dest="emoticons", action="store_false",
                    help="split emoticons such as \":)\" into characters, as older bundles do")
+    p.add_argument("--keep-mentions", dest="drop_mentions", action="store_false",
+                   help="keep @mentions and links as tokens, as older bundles do")
     p.add_argument("--balance", type=float, default=defaults.balance,
                    help="loss weight of a file's rows ~ its share ** -balance, in [0, 1] (default: %(default)s)")
     p.add_argument("--article", action="store_true",

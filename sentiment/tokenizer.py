@@ -26,6 +26,8 @@ _EMOTICON = r"""(?<!\S)(?: >?[:;=]['\-o^]?(?:\)+|\(+|[][dpo3/\\|*@$])
                          | (?:\(+|\)+)['\-^]?[:;=] | </?3+ )(?![\w/])"""
 _TOKEN_WITH_EMOTICONS = re.compile(_EMOTICON + " | " + _TOKEN.pattern, re.VERBOSE)
 _ONE_EMOTICON = re.compile(_EMOTICON, re.VERBOSE)
+# @mentions and links: no sentiment of their own, but a corpus's habits (its tweets lean positive) stick to them.
+_MENTION_OR_LINK = re.compile(r"(?<![\w@])@\w+|\b(?:https?://|www\.)\S+")
 
 
 def is_emoticon(token):
@@ -41,6 +43,7 @@ class Tokenizer:
     lowercase: bool = True
     normalization: str = "NFKC"
     emoticons: bool = True  # keep emoticons whole (they carry much of a tweet's sentiment); False splits them
+    drop_mentions: bool = True  # leave out @mentions and links (unless the text is nothing else); False keeps them
     version: int = 1
 
     def __post_init__(self):
@@ -59,8 +62,16 @@ class Tokenizer:
 
     def split(self, text):
         """All tokens of `text`, unclipped."""
+        text = self.normalize(text)
+        if self.drop_mentions:
+            tokens = self._tokens(_MENTION_OR_LINK.sub(" ", text))
+            if tokens:
+                return tokens
+        return self._tokens(text)
+
+    def _tokens(self, text):
         pattern = _TOKEN_WITH_EMOTICONS if self.emoticons else _TOKEN
-        return pattern.findall(_CLITIC.sub(r" \1", self.normalize(text)))
+        return pattern.findall(_CLITIC.sub(r" \1", text))
 
     def __call__(self, text):
         """Return (tokens, truncated): at most `max_len` tokens."""
@@ -72,5 +83,5 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, settings):
-        """Bundles written before the emoticons setting existed split emoticons into characters."""
-        return cls(**{"emoticons": False, **settings})
+        """Bundles written before a setting existed tokenize as they were trained: emoticons split, mentions kept."""
+        return cls(**{"emoticons": False, "drop_mentions": False, **settings})

@@ -59,6 +59,7 @@ class TrainConfig:
     clauses: bool = True  # flag clauses that a later "but" or an "although" overrides (needs lexicon)
     augment_negation: bool = True  # add "not" counterfactuals of training sentences (sentiment/augment.py; needs lexicon)
     emoticons: bool = True  # the tokenizer keeps ":)", ":-(", "<3" ... whole; False splits them into characters
+    drop_mentions: bool = True  # the tokenizer leaves out @mentions and links; False keeps them
     balance: float = 0.5  # loss weight of a data file's rows ~ (its share of the rows) ** -balance; 0: plain
     dev_fraction: float = 0.1  # held out of `data` when no dev file is given
     calibrate: bool = True  # fit a softmax temperature on dev after training
@@ -242,7 +243,7 @@ def prepare_data(config, log):
             f"(stratified, seed {config.seed}): {sum(len(d.texts) for _, d, _ in dev_sources)} rows")
     else:
         dev_sources = read_sources(dev_paths, config, log, labels=set(labels))
-    tokenizer = Tokenizer(max_len=config.max_len, emoticons=config.emoticons)
+    tokenizer = Tokenizer(max_len=config.max_len, emoticons=config.emoticons, drop_mentions=config.drop_mentions)
     texts = [t for _, labelled, _ in train_sources for t in labelled.texts]
     train_tokens = [tokenizer(t)[0] for t in texts]
     glove = load_glove() if config.embeddings == "glove" else None

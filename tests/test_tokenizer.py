@@ -52,6 +52,23 @@ def test_a_bundle_from_before_emoticons_splits_them_as_it_was_trained():
     assert tokenizer("great :)")[0] == ["great", ":", ")"]
 
 
+def test_leaves_out_mentions_and_links():
+    tokens, _ = Tokenizer()("@bob_99 where will you sell the corn? http://x.co/a?b=1 (via @c) www.example.com #corn")
+    assert tokens == ["where", "will", "you", "sell", "the", "corn", "?", "(", "via", ")", "#", "corn"]
+    assert Tokenizer()("mail bob@example.com")[0] == ["mail", "bob", "@", "example", ".", "com"]  # no mention
+
+
+def test_a_text_that_is_only_mentions_and_links_keeps_them():
+    assert Tokenizer()("@bob http://x.co")[0] == ["@", "bob", "http", ":", "/", "/", "x", ".", "co"]
+
+
+def test_a_bundle_from_before_mentions_were_dropped_keeps_them_as_it_was_trained():
+    settings = {k: v for k, v in Tokenizer().to_dict().items() if k != "drop_mentions"}
+    tokenizer = Tokenizer.from_dict(settings)
+    assert tokenizer.drop_mentions is False and tokenizer.emoticons is True
+    assert tokenizer("@bob great")[0] == ["@", "bob", "great"]
+
+
 def test_the_lexicon_is_keyed_as_the_tokenizer_writes_emoticons():
     from sentiment.features import lexicon_for
 

@@ -205,7 +205,8 @@ def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path, option
     """Older bundles lack the later options (and the first ones a temperature): they load without them.
 
     No options at all is the article's structure; a bundle from before the clause flags has a
-    three-column token table. Neither knows the emoticons setting, so both split emoticons.
+    three-column token table. Neither knows the emoticons or mentions settings, so both split
+    emoticons and keep mentions.
     """
     import gluonnlp as nlp
     import mxnet as mx
@@ -214,7 +215,7 @@ def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path, option
     from sentiment.tokenizer import Tokenizer
 
     vocab = nlp.Vocab(collections.Counter(["good", "bad"]), bos_token=None, eos_token=None)
-    tokenizer = {k: v for k, v in Tokenizer(max_len=16).to_dict().items() if k != "emoticons"}
+    tokenizer = {k: v for k, v in Tokenizer(max_len=16).to_dict().items() if k not in ("emoticons", "drop_mentions")}
     config = {"labels": ["negative", "positive"], "tokenizer": tokenizer,
               "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8, "dropout": 0.0, **options}}
     model = build_model(config, len(vocab))
@@ -224,7 +225,7 @@ def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path, option
     predictor = Predictor.load(tmp_path / "old")
     assert predictor.temperature == 1.0
     assert predictor.explain(["not good"])[0]["attention"].shape == (2, 2)
-    assert predictor.tokenize("good :)")[0] == ["good", ":", ")"]
+    assert predictor.tokenize("good :) @bob")[0] == ["good", ":", ")", "@", "bob"]
     if options:
         assert predictor.model.encoder.token_table.weight.shape == (len(vocab), 3)
 
@@ -255,12 +256,12 @@ def test_confidences_change_training_and_averaging_is_recorded(tmp_path, labelle
 def test_a_log_gets_one_line_per_epoch_and_says_what_was_kept(tmp_path, labelled_files):
     result = run_cli("train", "--data", labelled_files[0], "--dev", labelled_files[1], "--out", tmp_path / "m",
                      "--epochs", 3, "--embeddings", "random", "--embed-size", 8, "--hidden-size", 8,
-                     "--classifier-size", 8, "--no-lexicon", "--no-emoticons")  # progress on, stderr is a pipe
+                     "--classifier-size", 8, "--no-lexicon", "--no-emoticons", "--keep-mentions")  # stderr: a pipe
     assert "\r" not in result.stderr
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     options = config["model"]
     assert options["token_features"] is options["negation"] is options["clauses"] is False  # --no-lexicon implies
-    assert config["tokenizer"]["emoticons"] is False
+    assert config["tokenizer"]["emoticons"] is config["tokenizer"]["drop_mentions"] is False
     assert [line.split(":")[0] for line in result.stderr.splitlines() if line.startswith("epoch ")] == [
         "epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert any(line.startswith(("kept the average of epochs", "kept the best single epoch"))
