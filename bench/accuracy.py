@@ -3,13 +3,13 @@
 - the default model: dev and test accuracy per corpus, expected calibration error (15 bins) per
   test split before and after its fitted temperature, and the behaviour suite (bench/behaviour.py);
 - ablations, each trained here with the default settings but one: the article's structure, and
-  each improvement added in turn (the last, emoticons kept whole, makes the default); no corpus
-  balancing; movie data only;
+  each improvement added in turn (the default's own row adds the last, @mentions and links left
+  out); no corpus balancing; movie data only;
 - each corpus held out entirely: trained on the other three, scored on every sentence of the
   held-out one, beside VADER on the same sentences;
 - TF-IDF + LR, NBSVM (trained on the four training splits) and VADER's compound score.
 
-    python -m bench.accuracy [--model models/default] [--skip-ablations] [--skip-held-out]
+    python -m bench.accuracy [--model models/default] [--skip-ablations | --ablation TEXT ...] [--skip-held-out]
 """
 import argparse
 import json
@@ -89,6 +89,8 @@ def main():
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--json", default="bench/results/accuracy.json")
     parser.add_argument("--skip-ablations", action="store_true")
+    parser.add_argument("--ablation", action="append", metavar="TEXT",
+                        help="run only the ablation rows whose name contains TEXT (repeatable)")
     parser.add_argument("--skip-held-out", action="store_true")
     args = parser.parse_args()
     prepare()
@@ -113,7 +115,9 @@ def main():
         [f"default model {default.version}"]["calibration"].items()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "model")
-        for name, options in ({} if args.skip_ablations else ABLATIONS).items():
+        ablations = {} if args.skip_ablations else {name: options for name, options in ABLATIONS.items()
+                                                    if not args.ablation or any(t in name for t in args.ablation)}
+        for name, options in ablations.items():
             started = time.time()
             fit(TrainConfig(out=out, progress=False, **options), log=lambda m: None)
             record(name, Predictor.load(out).predict, time.time() - started)
