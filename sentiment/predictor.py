@@ -10,6 +10,7 @@ from .batching import length_chunks, pad_batch
 from .device import describe, resolve_device
 from .model import LogitDecomposition, RelationAttentionClassifier
 from .tokenizer import Tokenizer
+from .vocabulary import known_form, token_ids
 
 # Padded pairs (B*T*T) per forward pass: bounds memory (the pair grid grows with T^2), and at 32k pairs
 # (16 MB per H=128 tensor) the pair tensors stay in cache: bench/speed measured this fastest.
@@ -103,7 +104,7 @@ class Predictor:
         results = [None] * len(tokenized)
         lengths = [len(tokens) for tokens, _ in tokenized]
         for chunk in length_chunks(lengths, self.max_pairs):
-            ids = [self.vocab[tokenized[i][0]] for i in chunk]
+            ids = [token_ids(self.vocab, tokenized[i][0]) for i in chunk]
             # One copy into MXNet for both inputs (each copy waits on the engine).
             inputs = mx.nd.array(np.stack(pad_batch(ids, self._pad_id)), ctx=self.ctx)
             with self._lock:
@@ -114,12 +115,11 @@ class Predictor:
                     logits, att = self.model(inputs[0], inputs[1])
                 probs = np.exp(log_softmax(logits.asnumpy() / self.temperature))
                 att = att.asnumpy() if attention or contributions else None
-            known = self.vocab.token_to_idx
             for row, i in enumerate(chunk):
                 toks, truncated = tokenized[i]
                 n = len(toks)
                 result = {"tokens": toks, "truncated": truncated, "probabilities_array": probs[row],
-                          "unknown_tokens": [t for t in toks if t not in known]}
+                          "unknown_tokens": [t for t in toks if known_form(self.vocab, t) is None]}
                 if attention or contributions:
                     result["attention"] = np.ascontiguousarray(att[row, :n, :n])
                 if contributions:

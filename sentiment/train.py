@@ -25,6 +25,7 @@ from .evaluation import expected_calibration_error, fit_temperature
 from .features import lexicon_for, token_table
 from .predictor import build_model, log_softmax
 from .tokenizer import Tokenizer
+from .vocabulary import build_vocab, token_ids
 
 ARCHITECTURE = "relation-network self-attention (Kim 2018)"
 
@@ -117,15 +118,6 @@ def seed_everything(seed):
     mx.random.seed(seed)
 
 
-def build_vocab(token_lists, min_freq, extra_words=()):
-    """Training tokens seen at least `min_freq` times, plus `extra_words` (frequent GloVe words, lexicon words)."""
-    counter = collections.Counter(token for tokens in token_lists for token in tokens)
-    counter = collections.Counter({t: c for t, c in counter.items() if c >= min_freq})
-    counter.update({word: 1 for word in extra_words if word not in counter})
-    return nlp.Vocab(counter, min_freq=1, unknown_token="<unk>", padding_token="<pad>",
-                     bos_token=None, eos_token=None)
-
-
 def predict_logits(model, batches, ctx):
     """(N, C) logits and (N,) labels over fixed evaluation batches."""
     logits, labels = [], []
@@ -181,7 +173,7 @@ def make_batches(id_lists, labels, pad_id, batch_size):
 def evaluation_batches(labelled, tokenizer, vocab, labels):
     """Fixed evaluation batches of a Labelled set, tokenized as in training (a text without tokens reads <unk>)."""
     label_index = {label: i for i, label in enumerate(labels)}
-    ids = [vocab[tokenizer(t)[0]] or [vocab[vocab.unknown_token]] for t in labelled.texts]
+    ids = [token_ids(vocab, tokenizer(t)[0]) or [vocab[vocab.unknown_token]] for t in labelled.texts]
     return list(make_batches(ids, [label_index[n] for n in labelled.labels], vocab[vocab.padding_token], 256))
 
 
@@ -258,7 +250,7 @@ def prepare_data(config, log):
         log(f"no negation counterfactuals: they need the labels {sorted(FLIP)}, the data has {labels}")
     elif config.augment_negation:
         add_counterfactuals(train_tokens, row_labels, confidences, source_of, lexicon, log)
-    ids = [vocab[tokens] for tokens in train_tokens]
+    ids = [token_ids(vocab, tokens) for tokens in train_tokens]
     y = [label_index[label] for label in row_labels]
     keep = [i for i, row in enumerate(ids) if row]
     dev_sets = {name: evaluation_batches(labelled, tokenizer, vocab, labels) for name, labelled, _ in dev_sources}
