@@ -10,7 +10,7 @@ from .batching import length_chunks, pad_batch
 from .device import describe, resolve_device
 from .model import LogitDecomposition, RelationAttentionClassifier
 from .tokenizer import Tokenizer
-from .vocabulary import known_form, token_ids
+from .vocabulary import token_ids
 
 # Padded pairs (B*T*T) per forward pass: bounds memory (the pair grid grows with T^2), and at 32k pairs
 # (16 MB per H=128 tensor) the pair tensors stay in cache: bench/speed measured this fastest.
@@ -29,7 +29,7 @@ class Predictor:
         self.max_pairs = max_pairs
         # Calibration: logits are divided by the temperature fitted on dev (1.0 for bundles without one).
         self.temperature = float(config.get("temperature", 1.0))
-        self._pad_id = vocab[vocab.padding_token]
+        self._pad_id, self._unknown_id = vocab[vocab.padding_token], vocab[vocab.unknown_token]
         # Contributions come from their own cached graph over the same parameters: about the cost of a prediction.
         self._decomposition = LogitDecomposition(model)
         self._decomposition.hybridize(static_alloc=True)
@@ -119,7 +119,7 @@ class Predictor:
                 toks, truncated = tokenized[i]
                 n = len(toks)
                 result = {"tokens": toks, "truncated": truncated, "probabilities_array": probs[row],
-                          "unknown_tokens": [t for t in toks if known_form(self.vocab, t) is None]}
+                          "unknown_tokens": [t for t, k in zip(toks, ids[row]) if k == self._unknown_id]}
                 if attention or contributions:
                     result["attention"] = np.ascontiguousarray(att[row, :n, :n])
                 if contributions:
