@@ -1,15 +1,21 @@
-"""Accuracy, calibration and behaviour in one run, every system on the same splits.
+"""Quality in one run, every system on the same splits: three-way, polar, score, calibration, behaviour.
 
-- the default model: dev and test accuracy per corpus, expected calibration error (15 bins) per
-  test split before and after its fitted temperature, and the behaviour suite (bench/behaviour.py);
-- ablations, each trained here with the default settings but one: the article's structure, and
-  each improvement added in turn (the default's own row adds the last, @mentions and links left
-  out); no corpus balancing; movie data only;
-- each corpus held out entirely: trained on the other three, scored on every sentence of the
-  held-out one, beside VADER on the same sentences;
-- TF-IDF + LR, NBSVM (trained on the four training splits) and VADER's compound score.
+For each system, per corpus (movie, amazon, nyt, tweets):
+- three-way accuracy and macro-F1 on the test splits (labels from the mean rating, neutral band
+  sentiment.data.NEUTRAL_BAND), and the mean dev macro-F1;
+- the polar view: the test sentences with a non-zero mean rating, labelled by its sign (exactly
+  the sentences of the earlier two-way splits), predicted by the larger of p(positive) and
+  p(negative) (VADER: compound >= 0.05);
+- the score: Pearson r of p(positive) - p(negative) (VADER: its compound) with the mean rating;
+- the behaviour suite (bench/behaviour.py), neutral statements included.
 
-    python -m bench.accuracy [--model models/default] [--skip-ablations | --ablation TEXT ...] [--skip-held-out]
+Systems: the default model (--model); the earlier two-way recipe, retrained here on the polar view
+of the same training and dev sentences; ablations of the default, each trained here; TF-IDF + LR
+trained three-way on the same splits; VADER's compound score with its +-0.05 band. Also: the
+default's expected calibration error per test split, and each corpus held out entirely.
+
+    python -m bench.accuracy [--model models/default] [--skip-two-way] [--skip-ablations | --ablation TEXT ...]
+                             [--skip-held-out]
 """
 import argparse
 import json
@@ -18,59 +24,150 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
-from bench.baselines import NBSVM, TfidfLogReg, Vader
+from bench.baselines import TfidfLogReg, Vader
 from bench.behaviour import pass_rates, suite
 from sentiment.cli import ARTICLE_STRUCTURE
-from sentiment.data import CORPORA, load_many, prepare, split_files
+from sentiment.data import CORPORA, LABELS, prepare, split_files, write_jsonl
 from sentiment.evaluation import calibrated_ece_floor, expected_calibration_error
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
 
-KEPT = dict(drop_mentions=False)  # every step before the last keeps @mentions and links
-SPLIT = dict(KEPT, emoticons=False)  # and before the last two also splits emoticons into characters
+SPLIT_NAMES = ("train", "dev", "test")
+# Each trained here with the default settings but one.
 ABLATIONS = {
-    "article structure (order-blind, attention unscaled, no lexicon)": dict(ARTICLE_STRUCTURE, **SPLIT),
-    "+ word order (offsets clipped at 8)": dict(ARTICLE_STRUCTURE, positions=TrainConfig.positions, **SPLIT),
-    "+ attention scale (learned, from 8)": dict(lexicon=False, negation=False, clauses=False, augment_negation=False,
-                                                **SPLIT),
-    "+ lexicon and negation-scope features": dict(negation=False, clauses=False, augment_negation=False, **SPLIT),
-    "+ negation operator": dict(clauses=False, augment_negation=False, **SPLIT),
-    "+ clause flags": dict(augment_negation=False, **SPLIT),
-    "+ negation counterfactuals": SPLIT,
-    "+ emoticons kept whole": KEPT,
+    "article structure (order-blind, attention unscaled, no lexicon)": ARTICLE_STRUCTURE,
+    "default without negation counterfactuals": dict(augment_negation=False),
+    "default without clause flags": dict(clauses=False),
     "default without corpus balancing": dict(balance=0.0),
-    "default trained on movies only": dict(data=split_files("train", ["movie"]), dev=split_files("dev", ["movie"])),
+    "default without the rating head": dict(rating_field=""),
+    "default, epochs chosen on dev macro-F1": dict(select_metric="macro_f1"),
+    "default with class balancing 0.5": dict(class_balance=0.5),
 }
 
 
-def accuracy(predicted, true):
-    return float(np.mean([p == t for p, t in zip(predicted, true)]))
+def read_rows(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
 
 
-def corpus_scores(predict, splits):
-    """{'dev': {corpus: acc, 'mean': ...}, 'test': {...}} for a predict(texts) -> labels function."""
-    scores = {}
-    for split in ("dev", "test"):
-        scores[split] = {c: round(accuracy(predict(splits[c][split][0]), splits[c][split][1]), 4) for c in CORPORA}
-        scores[split]["mean"] = round(float(np.mean([scores[split][c] for c in CORPORA])), 4)
-    return scores
+def load_splits(data_dir=None):
+    """{corpus: {split: [row dicts with text, label, rating]}}."""
+    return {c: {s: read_rows(split_files(s, [c], data_dir)[0]) for s in SPLIT_NAMES} for c in CORPORA}
+
+
+def polar_rows(rows):
+    """The rows with a non-zero mean rating, labelled by its sign: the earlier two-way data."""
+    return [dict(row, label="positive" if row["rating"] > 0 else "negative") for row in rows if row["rating"] != 0]
+
+
+def write_polar_view(splits, folder):
+    """data/<corpus>/<split>.jsonl as they were two-way, under folder; returns (train files, dev files)."""
+    for corpus, parts in splits.items():
+        (Path(folder) / corpus).mkdir(parents=True, exist_ok=True)
+        for split, rows in parts.items():
+            write_jsonl(Path(folder) / corpus / f"{split}.jsonl", polar_rows(rows))
+    return split_files("train", data_dir=folder), split_files("dev", data_dir=folder)
+
+
+class ModelSystem:
+    """A loaded Predictor, read three ways: its label, the larger of p(positive) and p(negative), and its score.
+
+    probability_score=True reads the score as p(positive) - p(negative) even where the model has a rating head.
+    """
+
+    def __init__(self, predictor, probability_score=False):
+        self.predictor, self.labels = predictor, predictor.labels
+        self.probability_score = probability_score or not predictor.model.rating_head
+
+    def predict(self, texts):
+        return self.predictor.predict(texts)
+
+    def probabilities(self, texts):
+        return self.predictor.predict_proba(texts)
+
+    def polar(self, texts):
+        p = self.probabilities(texts)
+        return np.where(p[:, self.labels.index("positive")] >= p[:, self.labels.index("negative")],
+                        "positive", "negative").tolist()
+
+    def scores(self, texts):
+        if not self.probability_score:
+            return self.predictor.predict_score(texts)
+        p = self.probabilities(texts)
+        return p[:, self.labels.index("positive")] - p[:, self.labels.index("negative")]
+
+
+class TfidfSystem(ModelSystem):
+    def __init__(self, baseline):
+        self.baseline, self.labels, self.probability_score = baseline, baseline.labels, True
+
+    def predict(self, texts):
+        return self.baseline.predict(texts)
+
+    def probabilities(self, texts):
+        return self.baseline.predict_proba(texts)
+
+
+class VaderSystem:
+    def __init__(self):
+        self.vader = Vader().fit([], LABELS)
+
+    def predict(self, texts):
+        return self.vader.predict(texts)
+
+    def polar(self, texts):
+        return self.vader.predict_polar(texts)
+
+    def scores(self, texts):
+        return np.array(self.vader.scores(texts))
+
+
+def pearson(scores, ratings):
+    return round(float(np.corrcoef(scores, ratings)[0, 1]), 4)
+
+
+def three_way(predicted, true):
+    return {"accuracy": round(float(np.mean([p == t for p, t in zip(predicted, true)])), 4),
+            "macro_f1": round(float(f1_score(true, predicted, labels=list(LABELS), average="macro",
+                                             zero_division=0)), 4)}
+
+
+def measure(system, splits, cases):
+    """Every figure of one system: per test corpus three-way, polar and r; dev macro-F1; behaviour."""
+    row = {"test": {}, "dev_macro_f1": {}, "dev_score_r": {}}
+    for corpus in CORPORA:
+        dev, test = splits[corpus]["dev"], splits[corpus]["test"]
+        row["dev_macro_f1"][corpus] = three_way(system.predict([r["text"] for r in dev]),
+                                                [r["label"] for r in dev])["macro_f1"]
+        row["dev_score_r"][corpus] = pearson(system.scores([r["text"] for r in dev]), [r["rating"] for r in dev])
+        figures = three_way(system.predict([r["text"] for r in test]), [r["label"] for r in test])
+        polar = polar_rows(test)
+        predicted = system.polar([r["text"] for r in polar])
+        figures["polar"] = round(float(np.mean([p == r["label"] for p, r in zip(predicted, polar)])), 4)
+        figures["score_r"] = pearson(system.scores([r["text"] for r in test]), [r["rating"] for r in test])
+        figures["polar_n"], figures["n"] = len(polar), len(test)
+        row["test"][corpus] = figures
+    for key in ("accuracy", "macro_f1", "polar", "score_r"):
+        row[f"mean_{key}"] = round(float(np.mean([row["test"][c][key] for c in CORPORA])), 4)
+    for key in ("dev_macro_f1", "dev_score_r"):
+        row[f"mean_{key}"] = round(float(np.mean(list(row[key].values()))), 4)
+    rates = pass_rates(system.predict, cases)[0]
+    row["behaviour"] = {k: round(v, 4) for k, v in rates.items()}
+    return row
 
 
 def calibration(predictor, splits):
-    """{corpus: (ECE at temperature 1, ECE at the fitted temperature, ECE floor)} on the test splits.
-
-    The floor is the ECE a perfectly calibrated model with the fitted confidences would show on as
-    many sentences (calibrated_ece_floor).
-    """
+    """{corpus: [ECE at temperature 1, ECE at the fitted temperature, ECE floor of a calibrated model]}, test."""
     fitted, result = predictor.temperature, {}
     for corpus in CORPORA:
-        texts, labels = splits[corpus]["test"]
-        true = [predictor.labels.index(label) for label in labels]
+        rows = splits[corpus]["test"]
+        true = [predictor.labels.index(r["label"]) for r in rows]
         eces = []
         for temperature in (1.0, fitted):
             predictor.temperature = temperature
-            probabilities = predictor.predict_proba(texts)
+            probabilities = predictor.predict_proba([r["text"] for r in rows])
             eces.append(round(expected_calibration_error(probabilities, true), 4))
         result[corpus] = eces + [round(calibrated_ece_floor(probabilities), 4)]
     predictor.temperature = fitted
@@ -78,67 +175,79 @@ def calibration(predictor, splits):
 
 
 def show(name, row):
-    cells = "  ".join(f"{c} {row['test'][c]:.3f}" for c in CORPORA)
-    behaviour = f"  behaviour {row['behaviour']:.3f}" if "behaviour" in row else ""
-    print(f"{name:64s} dev {row['dev']['mean']:.4f}  test {cells}  mean {row['test']['mean']:.4f}{behaviour}",
-          flush=True)
+    cells = "  ".join(f"{c} {row['test'][c]['accuracy']:.3f}/{row['test'][c]['macro_f1']:.3f}/"
+                      f"{row['test'][c]['polar']:.3f}/{row['test'][c]['score_r']:.3f}" for c in CORPORA)
+    print(f"{name:58s} dev F1 {row['mean_dev_macro_f1']:.4f} r {row['mean_dev_score_r']:.4f}  test acc/F1/polar/r: {cells}  "
+          f"mean F1 {row['mean_macro_f1']:.4f}  behaviour {row['behaviour']['overall']:.3f}", flush=True)
+
+
+def held_out(corpus, splits, out):
+    """Trained three-way on the other corpora; three-way and polar figures on every sentence of `corpus`."""
+    others = [c for c in CORPORA if c != corpus]
+    started = time.time()
+    fit(TrainConfig(out=out, progress=False, data=split_files("train", others), dev=split_files("dev", others),
+                    rating_field="rating"), log=lambda m: None)
+    rows = [r for s in SPLIT_NAMES for r in splits[corpus][s]]
+    result = {"n": len(rows), "seconds": round(time.time() - started, 1)}
+    for name, system in (("model", ModelSystem(Predictor.load(out))), ("vader", VaderSystem())):
+        figures = three_way(system.predict([r["text"] for r in rows]), [r["label"] for r in rows])
+        polar = polar_rows(rows)
+        figures["polar"] = round(float(np.mean([p == r["label"] for p, r in
+                                                zip(system.polar([r["text"] for r in polar]), polar)])), 4)
+        result[name] = figures
+    print(f"held out {corpus:7s}: model F1 {result['model']['macro_f1']:.4f} polar {result['model']['polar']:.4f}  "
+          f"VADER F1 {result['vader']['macro_f1']:.4f} polar {result['vader']['polar']:.4f}  n={len(rows)}", flush=True)
+    return result
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--json", default="bench/results/accuracy.json")
+    parser.add_argument("--skip-two-way", action="store_true", help="do not retrain the earlier two-way recipe")
     parser.add_argument("--skip-ablations", action="store_true")
     parser.add_argument("--ablation", action="append", metavar="TEXT",
                         help="run only the ablation rows whose name contains TEXT (repeatable)")
     parser.add_argument("--skip-held-out", action="store_true")
     args = parser.parse_args()
     prepare()
-    splits = {c: {s: load_many(split_files(s, [c]))[:2] for s in ("train", "dev", "test")} for c in CORPORA}
-    train_texts, train_labels = load_many(split_files("train"))[:2]
-    cases = suite()
+    splits, cases = load_splits(), suite()
     results = {"systems": {}, "held_out": {}}
 
-    def record(name, predict, seconds, **extra):
-        row = {**corpus_scores(predict, splits), "behaviour": round(pass_rates(predict, cases)[0]["overall"], 4),
-               "seconds": round(seconds, 1), **extra}
-        results["systems"][name] = row
-        show(name, row)
+    def record(name, system, **extra):
+        results["systems"][name] = {**measure(system, splits, cases), **extra}
+        show(name, results["systems"][name])
 
     default = Predictor.load(args.model)
-    rates = pass_rates(default.predict, cases)[0]
-    record(f"default model {default.version}", default.predict, default.metrics.get("train_seconds", 0),
-           calibration=calibration(default, splits), temperature=default.temperature,
-           behaviour_per_capability={k: round(v, 4) for k, v in rates.items()})
+    record(f"default model {default.version}", ModelSystem(default), calibration=calibration(default, splits),
+           temperature=default.temperature, train_seconds=default.metrics.get("train_seconds"))
     print("  test ECE (temperature 1 -> fitted " f"{default.temperature}; floor of a calibrated model): " + ", ".join(
         f"{c} {a:.3f} -> {b:.3f} ({floor:.3f})" for c, (a, b, floor) in results["systems"]
         [f"default model {default.version}"]["calibration"].items()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "model")
+        if not args.skip_two_way:
+            train, dev = write_polar_view(splits, Path(tmp) / "polar")
+            started = time.time()
+            fit(TrainConfig(out=out, progress=False, data=train, dev=dev), log=lambda m: None)
+            record("two-way recipe (the earlier default), retrained", ModelSystem(Predictor.load(out)),
+                   train_seconds=round(time.time() - started, 1))
         ablations = {} if args.skip_ablations else {name: options for name, options in ABLATIONS.items()
                                                     if not args.ablation or any(t in name for t in args.ablation)}
         for name, options in ablations.items():
             started = time.time()
             fit(TrainConfig(out=out, progress=False, **options), log=lambda m: None)
-            record(name, Predictor.load(out).predict, time.time() - started)
+            seconds, predictor = round(time.time() - started, 1), Predictor.load(out)
+            if predictor.model.rating_head:  # the head's reading beside p(positive) - p(negative), same model
+                record(f"{name}, score from the head", ModelSystem(predictor), train_seconds=seconds)
+                name = f"{name}, score p(positive) - p(negative)"
+            record(name, ModelSystem(predictor, probability_score=True), train_seconds=seconds)
         for corpus in [] if args.skip_held_out else CORPORA:
-            others = [c for c in CORPORA if c != corpus]
-            started = time.time()
-            fit(TrainConfig(out=out, progress=False, data=split_files("train", others), dev=split_files("dev", others)),
-                log=lambda m: None)
-            texts, labels = (sum((splits[corpus][s][i] for s in ("train", "dev", "test")), []) for i in (0, 1))
-            model_acc = accuracy(Predictor.load(out).predict(texts), labels)
-            vader_acc = accuracy(Vader().fit([], []).predict(texts), labels)
-            results["held_out"][corpus] = {"n": len(texts), "model": round(model_acc, 4), "vader": round(vader_acc, 4),
-                                           "seconds": round(time.time() - started, 1)}
-            print(f"held out {corpus:7s} (trained on {'+'.join(others)}): model {model_acc:.4f}  VADER {vader_acc:.4f}"
-                  f"  n={len(texts)}", flush=True)
-    for name, baseline in (("TF-IDF 1-2-gram + logistic regression", TfidfLogReg()),
-                           ("NBSVM (bigram, Wang & Manning 2012)", NBSVM()),
-                           ("VADER compound score (rule-based)", Vader())):
-        started = time.time()
-        baseline.fit(train_texts, train_labels)
-        record(name, baseline.predict, time.time() - started)
+            results["held_out"][corpus] = held_out(corpus, splits, out)
+    train = [r for c in CORPORA for r in splits[c]["train"]]
+    record("TF-IDF 1-2-gram + logistic regression (three-way)",
+           TfidfSystem(TfidfLogReg().fit([r["text"] for r in train], [r["label"] for r in train])))
+    record("VADER compound score (+-0.05 neutral band)", VaderSystem())
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults in {args.json}")

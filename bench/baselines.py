@@ -22,6 +22,14 @@ class TfidfLogReg:
     def predict(self, texts):
         return self.model.predict(self.vectorizer.transform(texts)).tolist()
 
+    def predict_proba(self, texts):
+        """(N, C) probabilities, columns in the order of `labels`."""
+        return self.model.predict_proba(self.vectorizer.transform(texts))
+
+    @property
+    def labels(self):
+        return [str(label) for label in self.model.classes_]
+
 
 class NBSVM:
     """Binarized 1-2-grams scaled by the NB log-count ratio, linear SVM, weights interpolated (beta=0.25).
@@ -63,13 +71,29 @@ class NBSVM:
 
 
 class Vader:
-    """VADER's rule-based compound score: positive when compound >= 0.05, else negative (binary labels only)."""
+    """VADER's rule-based compound score in [-1, 1], with its own neutral band of +-0.05.
+
+    Three-way (the default): positive at compound >= 0.05, negative at <= -0.05, else neutral.
+    With labels positive and negative only, the band goes to negative, as VADER's authors split two ways.
+    """
+
+    BAND = 0.05
 
     def fit(self, texts, labels):
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.analyzer = SentimentIntensityAnalyzer()
+        self.three_way = "neutral" in set(labels) or not labels
         return self
 
+    def scores(self, texts):
+        return [self.analyzer.polarity_scores(t)["compound"] for t in texts]
+
     def predict(self, texts):
-        return ["positive" if self.analyzer.polarity_scores(t)["compound"] >= 0.05 else "negative" for t in texts]
+        if not self.three_way:
+            return self.predict_polar(texts)
+        return ["positive" if c >= self.BAND else "negative" if c <= -self.BAND else "neutral"
+                for c in self.scores(texts)]
+
+    def predict_polar(self, texts):
+        return ["positive" if c >= self.BAND else "negative" for c in self.scores(texts)]

@@ -53,6 +53,22 @@ EMOTICONS = {":)": 1, ":-)": 1, ":D": 1, ";)": 1, "<3": 1, "=)": 1,
              ":(": 0, ":-(": 0, ":'(": 0, ":/": 0, ">:(": 0, "=(": 0}
 
 
+# Factual statements whose words often carry sentiment elsewhere ("killer", "crash", "dark", "cheap"):
+# the raters would put them at 0, so the expected answer is neutral.
+NEUTRAL_SUBJECTS = ["The killer whale exhibit", "The crash course", "The dark comedy festival", "The horror film night",
+                    "The free clinic", "The happy hour menu", "The fine arts building", "The lost and found desk",
+                    "The emergency exit", "The grand prize draw", "The bitter melon stall", "The sweet corn harvest",
+                    "The cheap seats section", "The sick bay", "The hot sauce aisle", "The cold storage room"]
+NEUTRAL_FACTS = ["opens at nine", "starts on Monday", "is on the second floor", "is listed on page four",
+                 "was announced in March", "is two blocks from the station", "moved to Main Street last year",
+                 "closes at six on Sundays", "is described in the second chapter", "takes about forty minutes"]
+NEUTRAL_FIXED = ["The battery is removable.", "The charger has a two-metre cable.", "The screen is six inches wide.",
+                 "The case comes in black, blue and red.", "A dark comedy set in Ohio.", "The package arrived on Tuesday.",
+                 "I ordered the blue one.", "The hotel is located two blocks from the station.",
+                 "The film was shot in Morocco in 2019.", "The blender has three speeds and a pulse button.",
+                 "The restaurant seats forty people.", "The sequel is due out next spring."]
+
+
 def _label(positive):
     return "positive" if positive else "negative"
 
@@ -123,9 +139,14 @@ def emoticons(rng, n):
     return _sample(items, n, rng)
 
 
+def neutral(rng, n):
+    items = [(f"{subject} {fact}.", "neutral") for subject in NEUTRAL_SUBJECTS for fact in NEUTRAL_FACTS]
+    return [(text, "neutral") for text in NEUTRAL_FIXED] + _sample(items, n - len(NEUTRAL_FIXED), rng)
+
+
 CAPABILITIES = {"vocabulary": vocabulary, "negated positive": negated_positive, "negated negative": negated_negative,
                 "contrast (but)": contrast, "intensifiers": intensifiers, "irrelevant filler": filler,
-                "product, restaurant, film": domain_vocabulary, "emoticons": emoticons}
+                "product, restaurant, film": domain_vocabulary, "emoticons": emoticons, "neutral statements": neutral}
 
 
 def suite(per_capability=80, seed=0):

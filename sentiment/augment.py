@@ -5,7 +5,7 @@ them. This derives negated sentences from the training sentences themselves, onl
 plainly carries the label: no negator yet, exactly one strong lexicon word, agreeing with the
 label and with no other word leaning the same way, right after a copula ("is", "was", "'re", ...;
 an article or adverbs may come between). "not" goes after the copula and the label flips.
-Dev, test and the behaviour suite are never augmented.
+Rows with another label (neutral) are left alone. Dev, test and the behaviour suite are never augmented.
 """
 from .features import NEGATORS
 

@@ -8,8 +8,8 @@ from . import __version__
 
 DEFAULT_MODEL = "models/default"
 # `predict` prints these short fields first, the matrices last.
-PREDICT_FIELDS = ("label", "probabilities", "truncated", "unknown_tokens", "model", "runner_up", "contribution_bias",
-                  "top_pairs", "tokens")
+PREDICT_FIELDS = ("label", "probabilities", "score", "truncated", "sentences_dropped", "unknown_tokens", "model",
+                  "runner_up", "contribution_bias", "top_pairs", "tokens")
 # The article's structure (Kim 2018): no word order, attention scores squashed to (0.27, 0.73), no lexicon.
 ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, lexicon=False, negation=False, clauses=False,
                          augment_negation=False)
@@ -59,6 +59,10 @@ def _train_parser(sub):
                    help="keep @mentions and links as tokens, as older bundles do")
     p.add_argument("--balance", type=float, default=defaults.balance,
                    help="loss weight of a file's rows ~ its share ** -balance, in [0, 1] (default: %(default)s)")
+    p.add_argument("--class-balance", type=float, default=defaults.class_balance,
+                   help="loss weight of a label's rows ~ its share ** -class-balance, in [0, 1] (default: %(default)s)")
+    p.add_argument("--select-metric", choices=["accuracy", "macro_f1"], default=defaults.select_metric,
+                   help="dev figure that chooses the epochs (default: %(default)s)")
     p.add_argument("--article", action="store_true",
                    help="the article's exact structure: order-blind, unscaled attention, no lexicon or negation")
     p.add_argument("--patience", type=int, default=defaults.patience, help="epochs without dev improvement")
@@ -70,6 +74,14 @@ def _train_parser(sub):
                    help="optional JSON key or CSV column: probability in (0, 1] that the label is right, used as "
                         "a soft target; rows without it count as certain (default: none, hard labels; the fetched "
                         "data has 'confidence')")
+    p.add_argument("--rating-field", default=None,
+                   help="optional JSON key or CSV column with a number per row: adds a regression head, and answers "
+                        "read their score from it (default: 'rating', the raters' mean on -4..+4, for the fetched "
+                        "data; none for your files)")
+    p.add_argument("--no-rating-head", dest="rating_field", action="store_const", const="",
+                   help="no regression head: the score is p(positive) - p(negative)")
+    p.add_argument("--rating-scale", type=float, default=defaults.rating_scale,
+                   help="the head learns rating / this, clipped to [-1, 1] (default: %(default)s)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad row instead of reporting it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -96,7 +108,8 @@ def build_parser():
                    help="add each word pair's exact signed share of the log-odds, the bias and the top pairs")
     p.add_argument("--top-pairs", type=int, default=5, metavar="K", help="pairs listed with --contributions")
     p.add_argument("--plot", metavar="PNG",
-                   help="write the first text's attention heatmap (and contribution heatmap) to this PNG")
+                   help="write the first text's attention heatmap (and contribution heatmap) to this PNG; a text of "
+                        "several sentences gets one PNG per sentence, numbered (heatmap-1.png, ...)")
     from .scoring import add_arguments
 
     add_arguments(sub.add_parser("score", help="score large files offline (streaming, resumable, optional Dask)"))
@@ -155,27 +168,26 @@ def cmd_evaluate(args):
 
 def cmd_predict(args):
     from .jsonio import dumps
-    from .predictor import Predictor, top_pairs
+    from .predictor import Predictor
 
     if args.top_pairs < 0:
         raise ValueError(f"--top-pairs must be >= 0, got {args.top_pairs}")
     predictor = Predictor.load(args.model, args.device)
-    results = predictor.explain(args.texts, attention=not args.no_attention or bool(args.plot),
-                                contributions=args.contributions)
+    answers = predictor.analyse(args.texts, attention=not args.no_attention or bool(args.plot),
+                                contributions=args.contributions, top_pairs=args.top_pairs)
     if args.plot:
-        from .plot import heatmap
+        from .plot import heatmaps
 
-        heatmap(results[0], args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
-    short_first = []
-    for result in results:  # the short fields first, the matrices last
-        result["model"] = predictor.version
-        if args.contributions:
-            result["top_pairs"] = top_pairs(result, args.top_pairs)
+        for path in heatmaps(answers[0]["sentences"], args.plot):
+            print(f"wrote {path}", file=sys.stderr)
+    for answer in answers:
+        answer["model"] = predictor.version
         if args.no_attention:
-            result.pop("attention", None)
-        short_first.append({**{k: result[k] for k in PREDICT_FIELDS if k in result}, **result})
-    sys.stdout.buffer.write(dumps(short_first[0] if len(results) == 1 else short_first, indent=True) + b"\n")
+            answer.pop("attention", None)
+            for sentence in answer["sentences"]:
+                sentence.pop("attention", None)
+    short_first = [{**{k: a[k] for k in PREDICT_FIELDS if k in a}, **a} for a in answers]
+    sys.stdout.buffer.write(dumps(short_first[0] if len(answers) == 1 else short_first, indent=True) + b"\n")
 
 
 def cmd_score(args):

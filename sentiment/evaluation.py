@@ -24,7 +24,7 @@ def report(true, predicted, labels):
 
 def evaluate(predictor, path, text_field="text", label_field="label", log=print):
     """Evaluate a loaded Predictor on a labelled file; rows with unknown labels are reported and skipped."""
-    texts, true, bad, _ = load_labelled(path, text_field, label_field, labels=set(predictor.labels), report=log)
+    texts, true, bad = load_labelled(path, text_field, label_field, labels=set(predictor.labels), report=log)[:3]
     result = report(true, predictor.predict(texts), predictor.labels)
     result["skipped_rows"] = len(bad)
     return result

@@ -170,21 +170,30 @@ class RelationAttentionEncoder(HybridBlock):
 class RelationAttentionClassifier(HybridBlock):
     """Encoder plus two Dense layers. forward(tokens (B,T), mask (B,T)) -> (logits (B, C), attention (B, T, T)).
 
+    rating_head=True: the last layer has one more unit, a regression of the rating, and forward
+    returns it third, (B,). It is affine in the pooled vector like the logits, so LogitDecomposition
+    splits it exactly too (its last column).
     LogitDecomposition(classifier) splits the logits exactly into one share per word pair plus a bias.
     """
 
     def __init__(self, vocab_size, num_classes, embed_size=50, hidden_size=128, classifier_size=128,
-                 dropout=0.0, **encoder_options):
+                 dropout=0.0, rating_head=False, **encoder_options):
         super().__init__()
+        self.num_classes, self.rating_head = num_classes, rating_head
         with self.name_scope():
             self.encoder = RelationAttentionEncoder(vocab_size, embed_size, hidden_size, dropout, **encoder_options)
             self.classifier = nn.HybridSequential()
             self.classifier.add(nn.Dense(classifier_size, activation="relu", in_units=hidden_size),
-                                nn.Dropout(dropout), nn.Dense(num_classes, in_units=classifier_size))
+                                nn.Dropout(dropout), nn.Dense(num_classes + rating_head, in_units=classifier_size))
 
     def hybrid_forward(self, F, tokens, mask):
         sentence, attention, _ = self.encoder(tokens, mask)
-        return self.classifier(sentence), attention
+        out = self.classifier(sentence)                                   # (B, C) or (B, C + 1)
+        if not self.rating_head:
+            return out, attention
+        logits = F.slice_axis(out, axis=1, begin=0, end=self.num_classes)
+        rating = F.slice_axis(out, axis=1, begin=self.num_classes, end=None).reshape((-1,))
+        return logits, attention, rating
 
 
 class LogitDecomposition(HybridBlock):
@@ -197,7 +206,7 @@ class LogitDecomposition(HybridBlock):
     A view of the classifier: it holds the classifier's own parameters and adds none, so it can be
     hybridized next to it (one cached graph: contributions then cost little more than a prediction).
     Inputs: tokens (B, T), mask (B, T). Outputs: logits (B, C), attention (B, T, T),
-    contributions (B, T, T, C), bias (B, C).
+    contributions (B, T, T, C), bias (B, C); with a rating head, C counts its column too (the last).
     """
 
     def __init__(self, classifier):

@@ -1,6 +1,18 @@
 """Heatmap PNGs of a prediction's word-pair matrices (matplotlib, no display needed)."""
 
 
+def heatmaps(sentences, path):
+    """One heatmap per sentence answer: PATH itself for one sentence, else PATH's stem numbered from 1."""
+    from pathlib import Path
+
+    path = Path(path)
+    paths = [path] if len(sentences) == 1 else [path.with_name(f"{path.stem}-{i}{path.suffix}")
+                                                for i in range(1, len(sentences) + 1)]
+    for sentence, target in zip(sentences, paths):
+        heatmap(sentence, target)
+    return paths
+
+
 def heatmap(prediction, path):
     """Write the attention matrix, and beside it the contribution matrix when the prediction has one.
 

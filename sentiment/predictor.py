@@ -5,7 +5,7 @@ import gluonnlp as nlp
 import mxnet as mx
 import numpy as np
 
-from . import bundle
+from . import bundle, documents
 from .batching import length_chunks, pad_batch
 from .device import describe, resolve_device
 from .model import LogitDecomposition, RelationAttentionClassifier
@@ -63,8 +63,15 @@ class Predictor:
         """Predicted label for each text."""
         return [self.labels[int(np.argmax(p))] for p in self.predict_proba(texts)]
 
+    def predict_score(self, texts):
+        """(N,) scores in [-1, 1]: p(positive) - p(negative), or the rating head's reading where the model has one."""
+        return np.array([r["score"] for r in self.explain(texts, attention=False)], dtype=float)
+
     def explain(self, texts, attention=True, contributions=False):
-        """One dict per text: label, probabilities, tokens, truncated, unknown_tokens and (optionally) attention.
+        """One dict per text: label, probabilities, score, tokens, truncated, unknown_tokens and (optionally) attention.
+
+        score is p(positive) - p(negative), in [-1, 1] (polarity_score); a model with a rating head
+        reads it from the head instead (the raters' mean rating / 4, clipped to [-1, 1]).
 
         attention[i][j] weighs the pair (tokens[i], tokens[j]); the matrix sums to 1. unknown_tokens are
         the tokens the vocabulary does not hold (read as <unk>): many of them mean the text is unlike
@@ -76,6 +83,25 @@ class Predictor:
         """
         return self.explain_tokenized(self._tokenize_all(texts), attention, contributions)
 
+    def analyse(self, texts, attention=True, contributions=False, top_pairs=5):
+        """One answer per text, read whole and sentence by sentence (sentiment.documents.explain_plans).
+
+        label is negative, neutral, positive or mixed; sentences holds each sentence's offsets, answer and
+        weight in the verdict. top_pairs: pairs listed per sentence with contributions=True.
+        """
+        if isinstance(texts, str):
+            raise TypeError("texts must be a list of strings, not a single string")
+        plans = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{index}] must be a string, got {type(text).__name__}")
+            try:
+                plans.append(documents.plan(text, self.tokenizer))
+            except ValueError:
+                raise ValueError(f"texts[{index}] has no tokens (empty or whitespace-only text)") from None
+        return documents.explain_plans(self.explain_tokenized, plans, self.labels, texts, attention, contributions,
+                                       top_pairs)
+
     def explain_tokenized(self, tokenized, attention=True, contributions=False):
         """Like `explain`, for [(tokens, truncated), ...] from `tokenize` (each with at least one token)."""
         results = []
@@ -83,6 +109,7 @@ class Predictor:
             probs = result.pop("probabilities_array")
             result["label"] = self.labels[int(np.argmax(probs))]
             result["probabilities"] = {label: float(p) for label, p in zip(self.labels, probs)}
+            result.setdefault("score", polarity_score(result["probabilities"]))
             results.append(result)
         return results
 
@@ -107,19 +134,26 @@ class Predictor:
             ids = [token_ids(self.vocab, tokenized[i][0]) for i in chunk]
             # One copy into MXNet for both inputs (each copy waits on the engine).
             inputs = mx.nd.array(np.stack(pad_batch(ids, self._pad_id)), ctx=self.ctx)
+            classes = len(self.labels)
             with self._lock:
                 if contributions:
                     logits, att, shares, bias = self._decomposition(inputs[0], inputs[1])
                     shares, bias = shares.asnumpy() / self.temperature, bias.asnumpy() / self.temperature
+                    logits = logits.asnumpy()
+                    rating = logits[:, classes] if self.model.rating_head else None
                 else:
-                    logits, att = self.model(inputs[0], inputs[1])
-                probs = np.exp(log_softmax(logits.asnumpy() / self.temperature))
+                    outputs = self.model(inputs[0], inputs[1])
+                    logits, att = outputs[0].asnumpy(), outputs[1]
+                    rating = outputs[2].asnumpy() if self.model.rating_head else None
+                probs = np.exp(log_softmax(logits[:, :classes] / self.temperature))
                 att = att.asnumpy() if attention or contributions else None
             for row, i in enumerate(chunk):
                 toks, truncated = tokenized[i]
                 n = len(toks)
                 result = {"tokens": toks, "truncated": truncated, "probabilities_array": probs[row],
                           "unknown_tokens": [t for t, k in zip(toks, ids[row]) if k == self._unknown_id]}
+                if rating is not None:  # the regression head's reading, clipped to [-1, 1]
+                    result["score"] = float(np.clip(rating[row], -1.0, 1.0))
                 if attention or contributions:
                     result["attention"] = np.ascontiguousarray(att[row, :n, :n])
                 if contributions:
@@ -130,6 +164,16 @@ class Predictor:
                     result["runner_up"] = self.labels[runner_up]
                 results[i] = result
         return results
+
+
+def polarity_score(probabilities):
+    """p(positive) - p(negative) in [-1, 1]: how strongly, and which way; 0 for a sure neutral.
+
+    A label set without "positive" or "negative" counts the missing one as 0; with neither, None.
+    """
+    if "positive" not in probabilities and "negative" not in probabilities:
+        return None
+    return float(probabilities.get("positive", 0.0) - probabilities.get("negative", 0.0))
 
 
 def log_softmax(logits):
@@ -143,24 +187,11 @@ ENCODER_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": Fa
                    "clauses": False}
 
 
-def top_pairs(result, k):
-    """The k word pairs of an answer with contributions, largest |contribution| first.
-
-    Each: {"first", "second", "i", "j", "attention", "contribution"}.
-    """
-    tokens, attention, shares = result["tokens"], result["attention"], result["contributions"]
-    pairs = []
-    for flat in np.argsort(-np.abs(shares), axis=None, kind="stable")[:k]:
-        i, j = divmod(int(flat), len(tokens))
-        pairs.append({"first": tokens[i], "second": tokens[j], "i": i, "j": j, "attention": float(attention[i, j]),
-                      "contribution": float(shares[i, j])})
-    return pairs
-
-
 def build_model(config, vocab_size):
     """A fresh, uninitialised classifier with the sizes and options recorded in `config`."""
     sizes = config["model"]
     options = {name: sizes.get(name, default) for name, default in ENCODER_OPTIONS.items()}
     return RelationAttentionClassifier(vocab_size, len(config["labels"]), embed_size=sizes["embed_size"],
                                        hidden_size=sizes["hidden_size"], classifier_size=sizes["classifier_size"],
-                                       dropout=sizes.get("dropout", 0.0), **options)
+                                       dropout=sizes.get("dropout", 0.0), rating_head=sizes.get("rating_head", False),
+                                       **options)

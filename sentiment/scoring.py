@@ -42,6 +42,9 @@ def add_arguments(p):
                         "the log-odds of the label against the runner-up), with their attention")
     p.add_argument("--contributions", action="store_true",
                    help="include the full contribution matrix, the bias and the runner-up class")
+    p.add_argument("--sentences", action="store_true",
+                   help="also write each text's sentences: offsets, weight in the verdict and their own answer "
+                        "(with the matrices asked for)")
     p.add_argument("--window", type=int, default=WINDOW, help="records scored together (default: %(default)s)")
     p.add_argument("--device", default=None, help="cpu, gpu or gpu:N (default: GPU if present)")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoint")
@@ -59,41 +62,60 @@ def predictor_for(model, device):
     return _PREDICTORS[key]
 
 
-def score_window(model, device, items, attention=False, top_pairs=0, contributions=False):
-    """Score one window of (id, source, line, text-or-error) items; returns one output dict per item, in order."""
-    from .predictor import top_pairs as rank_pairs
+def score_window(model, device, items, attention=False, top_pairs=0, contributions=False, sentences=False):
+    """Score one window of (id, source, line, text-or-error) items; returns one output dict per item, in order.
+
+    Each text is answered whole and sentence by sentence (sentiment.documents); the sentences are
+    written only with sentences=True. A one-sentence text carries its matrices at the top, as before.
+    """
+    from . import documents
 
     predictor = predictor_for(model, device)
-    outputs, todo, tokenized = [], [], []
+    outputs, todo, plans = [], [], []
     for index, (rid, source, line, text, error) in enumerate(items):
         base = {"id": rid, "source": source, "line": line}
         if error is None:
-            tokens, truncated = predictor.tokenize(text)
-            error = None if tokens else "empty text"
+            try:
+                plans.append(documents.plan(text, predictor.tokenizer))
+                todo.append(index)
+            except ValueError:
+                error = "empty text"
         outputs.append(dict(base, error=error) if error else base)
-        if not error:
-            todo.append(index)
-            tokenized.append((tokens, truncated))
     need_contributions = contributions or top_pairs > 0
-    for index, result in zip(todo, predictor.explain_tokenized(tokenized, attention=attention,
-                                                                contributions=need_contributions)):
+    texts = [items[index][3] for index in todo]
+    answers = documents.explain_plans(predictor.explain_tokenized, plans, predictor.labels, texts,
+                                      attention=attention, contributions=need_contributions, top=top_pairs)
+    keep = set(DOCUMENT_FIELDS)
+    if attention:
+        keep |= {"tokens", "attention"}
+    if contributions:
+        keep |= {"runner_up", "contribution_bias", "contributions"}
+    if top_pairs:
+        keep.add("top_pairs")
+    for index, answer in zip(todo, answers):
         out = outputs[index]
-        out["label"] = result["label"]
-        out["probabilities"] = {k: round(v, PROBABILITY_DIGITS) for k, v in result["probabilities"].items()}
-        out["truncated"] = result["truncated"]
-        out["unknown_tokens"] = result["unknown_tokens"]
-        if attention:
-            out["tokens"] = result["tokens"]
-            out["attention"] = result["attention"].round(PROBABILITY_DIGITS).tolist()
-        if contributions:
-            out["runner_up"] = result["runner_up"]
-            out["contribution_bias"] = round(result["contribution_bias"], PROBABILITY_DIGITS)
-            out["contributions"] = result["contributions"].round(PROBABILITY_DIGITS).tolist()
-        if top_pairs:
-            out["top_pairs"] = [dict(pair, attention=round(pair["attention"], PROBABILITY_DIGITS),
-                                     contribution=round(pair["contribution"], PROBABILITY_DIGITS))
-                                for pair in rank_pairs(result, top_pairs)]
+        out.update({k: rounded(v) for k, v in answer.items() if k in keep})
+        if sentences:
+            out["sentences"] = [{k: rounded(v) for k, v in s.items() if k in keep | SENTENCE_FIELDS}
+                                for s in answer["sentences"]]
     return outputs
+
+
+DOCUMENT_FIELDS = ("label", "probabilities", "score", "truncated", "sentences_dropped", "unknown_tokens")
+SENTENCE_FIELDS = {"text", "start", "end", "weight"}
+
+
+def rounded(value):
+    """Floats and arrays at PROBABILITY_DIGITS, whatever the nesting (the answers' matrices are float32)."""
+    if isinstance(value, float):
+        return round(value, PROBABILITY_DIGITS)
+    if hasattr(value, "round") and hasattr(value, "tolist"):
+        return value.round(PROBABILITY_DIGITS).tolist()
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
 
 
 def read_items(inputs, text_field, id_field, input_format):
@@ -160,6 +182,10 @@ def unlock_output(handle):
     handle.close()
 
 
+def _blank_none(value):
+    return "" if value is None else value
+
+
 class Writer:
     """Appends formatted records to OUT.partial and checkpoints after each fsynced window."""
 
@@ -182,9 +208,9 @@ class Writer:
             self._save_checkpoint()
 
     def _columns(self):
-        return ["id", "source", "line", "label", *[f"p_{label}" for label in self.labels], "truncated", "error",
+        return ["id", "source", "line", "label", *[f"p_{label}" for label in self.labels], "score", "truncated", "error",
                 "unknown_tokens", "top_pairs", "tokens", "attention", "runner_up", "contribution_bias",
-                "contributions"]
+                "contributions", "sentences_dropped", "sentences"]
 
     @staticmethod
     def _csv_line(row):
@@ -200,12 +226,15 @@ class Writer:
                 return (json.dumps(record) + "\n").encode("ascii")
         probabilities = record.get("probabilities", {})
         row = [record["id"], record["source"], record["line"], record.get("label", ""),
-               *[probabilities.get(label, "") for label in self.labels], record.get("truncated", ""),
+               *[probabilities.get(label, "") for label in self.labels], _blank_none(record.get("score")),
+               record.get("truncated", ""),
                record.get("error", "")]
         row += [json.dumps(record[k], ensure_ascii=False) if k in record else ""
                 for k in ("unknown_tokens", "top_pairs", "tokens", "attention")]
         row += [record.get("runner_up", ""), record.get("contribution_bias", ""),
-                json.dumps(record["contributions"]) if "contributions" in record else ""]
+                json.dumps(record["contributions"]) if "contributions" in record else "",
+                record.get("sentences_dropped", ""),
+                json.dumps(record["sentences"], ensure_ascii=False) if "sentences" in record else ""]
         return self._csv_line(row)
 
     def write(self, records):
@@ -236,7 +265,8 @@ def windows(items, size):
 
 def local_scorer(args):
     def score(window):
-        return score_window(args.model, args.device, window, args.attention, args.top_pairs, args.contributions)
+        return score_window(args.model, args.device, window, args.attention, args.top_pairs, args.contributions,
+                            args.sentences)
 
     return lambda batches: (score(w) for w in batches), lambda: None
 
@@ -258,7 +288,7 @@ def dask_scorer(args):
         pending = collections.deque()
         for window in batches:
             pending.append(client.submit(score_window, args.model, args.device, window, args.attention,
-                                         args.top_pairs, args.contributions, pure=False))
+                                         args.top_pairs, args.contributions, args.sentences, pure=False))
             if len(pending) >= in_flight_limit:
                 yield pending.popleft().result()
         while pending:

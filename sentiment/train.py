@@ -13,6 +13,7 @@ import gluonnlp as nlp
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
+from sklearn.metrics import f1_score
 from tqdm import tqdm
 
 from . import bundle
@@ -62,6 +63,8 @@ class TrainConfig:
     emoticons: bool = True  # the tokenizer keeps ":)", ":-(", "<3" ... whole; False splits them into characters
     drop_mentions: bool = True  # the tokenizer leaves out @mentions and links; False keeps them
     balance: float = 0.5  # loss weight of a data file's rows ~ (its share of the rows) ** -balance; 0: plain
+    class_balance: float = 0.0  # and ~ (its label's share of the rows) ** -class_balance; 0: plain
+    select_metric: str = "accuracy"  # epochs are chosen on the mean per-source dev "accuracy" or "macro_f1"
     dev_fraction: float = 0.1  # held out of `data` when no dev file is given
     calibrate: bool = True  # fit a softmax temperature on dev after training
     text_field: str = "text"
@@ -69,11 +72,19 @@ class TrainConfig:
     # Optional per-row probability that the label is right, used as a soft target. Off by default: on the four
     # corpora, hard labels gave the better mean dev accuracy and calibration (bench/README.md).
     confidence_field: str = None
+    # Optional per-row rating (our data: "rating", the raters' mean on -4..+4). Given, the model gains a
+    # regression head trained on rating / rating_scale, and its answers' score is read from it. None: "rating"
+    # for our data (dev correlated better, bench/README.md), none for other files; "": no head.
+    rating_field: str = None
+    rating_scale: float = 4.0
+    rating_weight: float = 1.0  # the regression loss's weight beside the cross-entropy
     strict: bool = False
     progress: bool = True
 
     def __post_init__(self):
         self.data = datasets.expand_paths(self.data)
+        if self.rating_field is None:
+            self.rating_field = "rating" if self.uses_default_data else ""
         self.dev = None if self.dev is None else datasets.expand_paths(self.dev)
         for name in ("epochs", "batch_size", "max_len", "embed_size", "hidden_size", "classifier_size", "min_freq",
                      "average_best"):
@@ -82,14 +93,20 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.positions, int) or self.positions < 0:
             raise ValueError(f"positions must be a non-negative integer, got {self.positions!r}")
+        if not self.rating_scale > 0 or not self.rating_weight > 0:
+            raise ValueError(f"rating_scale and rating_weight must be positive, got {self.rating_scale!r} and "
+                             f"{self.rating_weight!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         if self.attention_scale is not None and not self.attention_scale > 0:
             raise ValueError(f"attention_scale must be positive or None, got {self.attention_scale!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if not 0 <= self.balance <= 1:
-            raise ValueError(f"balance must be in [0, 1], got {self.balance!r}")
+        if not 0 <= self.balance <= 1 or not 0 <= self.class_balance <= 1:
+            raise ValueError(f"balance and class_balance must be in [0, 1], got {self.balance!r} and "
+                             f"{self.class_balance!r}")
+        if self.select_metric not in ("accuracy", "macro_f1"):
+            raise ValueError(f"select_metric must be 'accuracy' or 'macro_f1', got {self.select_metric!r}")
         if not 0 < self.dev_fraction < 1:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction!r}")
         if self.negation and not self.lexicon:
@@ -109,7 +126,7 @@ class TrainConfig:
 
 
 Prepared = collections.namedtuple("Prepared", "tokenizer labels vocab train_ids train_targets train_weights "
-                                              "dev_sets initial_weights glove_found sources")
+                                              "train_ratings has_ratings dev_sets initial_weights glove_found sources")
 
 
 def seed_everything(seed):
@@ -127,12 +144,14 @@ def predict_logits(model, batches, ctx):
     return np.concatenate(logits), np.concatenate(labels)
 
 
-def dev_accuracies(model, dev_sets, ctx):
-    """{source: accuracy} on each dev file."""
+def dev_accuracies(model, dev_sets, ctx, metric="accuracy"):
+    """{source: accuracy} on each dev file (metric="macro_f1": the macro-averaged F1 instead)."""
     result = {}
     for name, batches in dev_sets.items():
         logits, labels = predict_logits(model, batches, ctx)
-        result[name] = float((logits.argmax(axis=1) == labels).mean())
+        predicted = logits.argmax(axis=1)
+        result[name] = float((predicted == labels).mean() if metric == "accuracy" else
+                             f1_score(labels, predicted, average="macro"))
     return result
 
 
@@ -148,6 +167,20 @@ def source_weights(sources, balance):
     """Per-row loss weights ~ (share of the row's source) ** -balance, with mean 1: small corpora get their say."""
     counts = collections.Counter(sources)
     raw = np.array([(counts[s] / len(sources)) ** -balance for s in sources], dtype=np.float32)
+    return raw / raw.mean()
+
+
+def rating_loss(predicted, targets, weights, config, ctx):
+    """(B,) weighted squared error of the rating head; rows without a rating (NaN) count 0."""
+    known = ~np.isnan(targets)
+    target = mx.nd.array(np.clip(np.nan_to_num(targets), -1, 1), ctx=ctx)
+    weight = weights.reshape((-1,)) * mx.nd.array(known.astype(np.float32), ctx=ctx) * config.rating_weight
+    return weight * mx.nd.square(predicted - target)
+
+
+def row_weights(sources, labels, config):
+    """Per-row loss weights with mean 1: corpus balancing times class balancing."""
+    raw = source_weights(sources, config.balance) * source_weights(labels, config.class_balance)
     return raw / raw.mean()
 
 
@@ -177,9 +210,9 @@ def evaluation_batches(labelled, tokenizer, vocab, labels):
     return list(make_batches(ids, [label_index[n] for n in labelled.labels], vocab[vocab.padding_token], 256))
 
 
-def mean_dev_accuracy(model, dev_sets, ctx):
-    """The selection score: the mean of the per-source dev accuracies, so each source has its say."""
-    return float(np.mean(list(dev_accuracies(model, dev_sets, ctx).values())))
+def mean_dev_accuracy(model, dev_sets, ctx, metric="accuracy"):
+    """The selection score: the mean of the per-source dev accuracies (or macro-F1s), so each source has its say."""
+    return float(np.mean(list(dev_accuracies(model, dev_sets, ctx, metric).values())))
 
 
 def read_sources(paths, config, log, labels=None):
@@ -189,7 +222,8 @@ def read_sources(paths, config, log, labels=None):
         name = datasets.source_name(path)
         seen[name] += 1
         labelled = datasets.load_labelled(path, config.text_field, config.label_field, labels=labels,
-                                          strict=config.strict, report=log, confidence_field=config.confidence_field)
+                                          strict=config.strict, report=log, confidence_field=config.confidence_field,
+                                          rating_field=config.rating_field or None)
         sources.append((name if seen[name] == 1 else f"{name}#{seen[name]}", labelled, path))
     return sources
 
@@ -203,20 +237,23 @@ def hold_out(sources, fraction, seed):
         for out, part in ((train, parts["train"]), (dev, parts["dev"])):
             keep = sorted(row["i"] for row in part)
             out.append((name, datasets.Labelled([labelled.texts[i] for i in keep], [labelled.labels[i] for i in keep],
-                                                labelled.bad, [labelled.confidences[i] for i in keep]), path))
+                                                labelled.bad, [labelled.confidences[i] for i in keep],
+                                                [labelled.ratings[i] for i in keep]), path))
     return train, dev
 
 
-def add_counterfactuals(token_lists, labels, confidences, sources, lexicon, log):
-    """Append the negation counterfactuals of the training rows to the four per-row lists, in place.
+def add_counterfactuals(token_lists, labels, confidences, ratings, sources, lexicon, log):
+    """Append the negation counterfactuals of the training rows to the five per-row lists, in place.
 
     Each keeps the confidence and the source of the row it came from, so corpus balancing counts it there.
+    It has no rating: how far "not amazing" lies from 0 is not known, so the rating head does not learn from it.
     """
     added = negation_counterfactuals(token_lists, labels, lexicon)
     for index, tokens, label in added:
         token_lists.append(tokens)
         labels.append(label)
         confidences.append(confidences[index])
+        ratings.append(None)
         sources.append(sources[index])
     log(f"negation counterfactuals: {len(added)} rows added to training")
 
@@ -245,11 +282,15 @@ def prepare_data(config, log):
     label_index = {label: i for i, label in enumerate(labels)}
     row_labels = [label for _, labelled, _ in train_sources for label in labelled.labels]
     confidences = [c for _, labelled, _ in train_sources for c in labelled.confidences]
+    ratings = [r for _, labelled, _ in train_sources for r in labelled.ratings]
+    has_ratings = any(r is not None for r in ratings)
+    if config.rating_field and not has_ratings:
+        log(f"no rating head: no training row has a {config.rating_field!r} field")
     source_of = [name for name, labelled, _ in train_sources for _ in labelled.texts]
-    if config.augment_negation and set(labels) != set(FLIP):
+    if config.augment_negation and not set(FLIP) <= set(labels):
         log(f"no negation counterfactuals: they need the labels {sorted(FLIP)}, the data has {labels}")
     elif config.augment_negation:
-        add_counterfactuals(train_tokens, row_labels, confidences, source_of, lexicon, log)
+        add_counterfactuals(train_tokens, row_labels, confidences, ratings, source_of, lexicon, log)
     ids = [token_ids(vocab, tokens) for tokens in train_tokens]
     y = [label_index[label] for label in row_labels]
     keep = [i for i, row in enumerate(ids) if row]
@@ -263,7 +304,9 @@ def prepare_data(config, log):
                "dev": [_describe(n, d, p) for n, d, p in dev_sources]}
     return Prepared(tokenizer, labels, vocab, [ids[i] for i in keep],
                     soft_targets([y[i] for i in keep], [confidences[i] for i in keep], len(labels)),
-                    source_weights(kept_sources, config.balance), dev_sets,
+                    row_weights(kept_sources, [y[i] for i in keep], config),
+                    np.array([np.nan if ratings[i] is None else ratings[i] / config.rating_scale for i in keep],
+                             dtype=np.float32), has_ratings, dev_sets,
                     {"embedding": matrix,
                      "token_table": token_table(vocab.idx_to_token, lexicon, config.clauses) if config.lexicon else None},
                     found, sources)
@@ -279,7 +322,8 @@ def build(config, prepared, ctx):
     model_config = {"embed_size": config.embed_size, "hidden_size": config.hidden_size,
                     "classifier_size": config.classifier_size, "dropout": config.dropout,
                     "positions": config.positions, "attention_scale": config.attention_scale,
-                    "token_features": config.lexicon, "negation": config.negation, "clauses": config.clauses}
+                    "token_features": config.lexicon, "negation": config.negation, "clauses": config.clauses,
+                    "rating_head": prepared.has_ratings}
     bundle_config = {"labels": prepared.labels, "tokenizer": prepared.tokenizer.to_dict(), "model": model_config,
                      "architecture": ARCHITECTURE}
     model = build_model(bundle_config, len(prepared.vocab))
@@ -317,14 +361,16 @@ def run_epochs(config, model, prepared, ctx, log):
             y = mx.nd.array(prepared.train_targets[indices], ctx=ctx)
             weights = mx.nd.array(prepared.train_weights[indices], ctx=ctx).reshape((-1, 1))
             with autograd.record():
-                logits, _ = model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))
-                loss = loss_fn(logits, y, weights)
+                outputs = model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))
+                loss = loss_fn(outputs[0], y, weights)
+                if model.rating_head:  # squared error on the rows that have a rating
+                    loss = loss + rating_loss(outputs[2], prepared.train_ratings[indices], weights, config, ctx)
             loss.backward()
             trainer.step(len(indices))
             total_loss += float(loss.sum().asscalar())
             seen += len(indices)
             batches.set_postfix(loss=f"{total_loss / seen:.4f}")
-        per_source = dev_accuracies(model, prepared.dev_sets, ctx)
+        per_source = dev_accuracies(model, prepared.dev_sets, ctx, config.select_metric)
         score = float(np.mean(list(per_source.values())))
         seconds = time.time() - epoch_start
         history.append({"epoch": epoch, "train_loss": round(total_loss / seen, 5), "dev_accuracy": round(score, 5),
@@ -351,7 +397,7 @@ def average_and_calibrate(config, model, prepared, snapshots, ctx, log):
     if len(snapshots) > 1:
         averaged = average_params([s[2] for s in snapshots])
         set_params(params, averaged)
-        averaged_score = mean_dev_accuracy(model, prepared.dev_sets, ctx)
+        averaged_score = mean_dev_accuracy(model, prepared.dev_sets, ctx, config.select_metric)
         epochs = sorted(s[1] for s in snapshots)
         if averaged_score >= best:
             log(f"kept the average of epochs {epochs}: dev accuracy {averaged_score:.4f} "
@@ -377,8 +423,10 @@ def test_figures(model, prepared, temperature, ctx):
         batches = evaluation_batches(labelled, prepared.tokenizer, prepared.vocab, prepared.labels)
         logits, labels = predict_logits(model, batches, ctx)
         probabilities = np.exp(log_softmax(logits / temperature))
+        predicted = logits.argmax(axis=1)
         figures[datasets.source_name(path)] = {
-            "n": len(labels), "accuracy": round(float((logits.argmax(axis=1) == labels).mean()), 5),
+            "n": len(labels), "accuracy": round(float((predicted == labels).mean()), 5),
+            "macro_f1": round(float(f1_score(labels, predicted, average="macro")), 5),
             "ece": round(expected_calibration_error(probabilities, labels), 5)}
     return figures
 
@@ -393,7 +441,7 @@ def fit(config, log=print):
     history, snapshots = run_epochs(config, model, prepared, ctx, log)
     best, kept, best_epoch, temperature = average_and_calibrate(config, model, prepared, snapshots, ctx, log)
     bundle_config["temperature"] = round(temperature, 4)
-    final = dev_accuracies(model, prepared.dev_sets, ctx)
+    final = dev_accuracies(model, prepared.dev_sets, ctx, config.select_metric)
     tests = test_figures(model, prepared, temperature, ctx) if config.uses_default_data else None
     metrics = {
         "best_epoch": best_epoch,

@@ -4,9 +4,10 @@ import logging
 import orjson
 from flask import Flask, Response, current_app, request, send_from_directory
 
+from sentiment import documents
 from sentiment.bundle import BundleError
 from sentiment.jsonio import dumps
-from sentiment.predictor import Predictor, top_pairs
+from sentiment.predictor import Predictor
 
 from . import errors, metrics, settings
 from .batcher import MicroBatcher
@@ -118,18 +119,13 @@ def parse_request():
     return texts, False, options
 
 
-def answer(result, options, version):
-    """The JSON answer for one text: short fields first, matrices after."""
-    out = {"label": result["label"], "probabilities": result["probabilities"], "tokens": result["tokens"],
-           "truncated": result["truncated"], "unknown_tokens": result["unknown_tokens"], "model": version}
-    if options["contributions"]:
-        out["runner_up"] = result["runner_up"]
-        out["contribution_bias"] = result["contribution_bias"]
-        out["top_pairs"] = top_pairs(result, options["top_pairs"])
-    if options["attention"]:
-        out["attention"] = result["attention"]
-    if options["contributions"]:
-        out["contributions"] = result["contributions"]
+def with_model(answer, version):
+    """The answer with the model's version after its short fields."""
+    out = {}
+    for key, value in answer.items():
+        out[key] = value
+        if key == "unknown_tokens":
+            out["model"] = version
     return out
 
 
@@ -161,17 +157,22 @@ def register_routes(app):
         p = predictor_or_503()
         texts, single, options = parse_request()
         max_chars = current_app.config["MAX_TEXT_CHARS"]
-        tokenized = []
+        plans, clipped = [], []
         for index, text in enumerate(texts):
-            tokens, truncated = p.tokenize(text[:max_chars])
-            if not tokens:
+            try:
+                plans.append(documents.plan(text[:max_chars], p.tokenizer, current_app.config["MAX_SENTENCES"]))
+            except ValueError:
                 where = "text" if single else f"texts[{index}]"
-                raise ApiError(422, "unprocessable", f"{where} is empty or has no words")
-            tokenized.append((tokens, truncated or len(text) > max_chars))
+                raise ApiError(422, "unprocessable", f"{where} is empty or has no words") from None
+            clipped.append(len(text) > max_chars)
         metrics.BATCH_SIZE.observe(len(texts))
-        results = current_app.extensions["scorer"].explain_tokenized(tokenized, attention=options["attention"],
-                                                                     contributions=options["contributions"])
-        answers = [answer(r, options, p.version) for r in results]
+        answers = documents.explain_plans(current_app.extensions["scorer"].explain_tokenized, plans, p.labels,
+                                          [t[:max_chars] for t in texts], options["attention"],
+                                          options["contributions"], options["top_pairs"])
+        for answer, was_clipped in zip(answers, clipped):
+            answer["truncated"] = answer["truncated"] or was_clipped
+            metrics.count_cuts(answer, was_clipped)
+        answers = [with_model(answer, p.version) for answer in answers]
         return json_response(answers[0] if single else {"predictions": answers, "model": p.version})
 
     @app.get("/metrics")

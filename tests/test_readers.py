@@ -44,7 +44,7 @@ def test_load_labelled_reports_unknown_labels_and_strict_mode(tmp_path):
     path.write_text('{"text": "good", "label": "pos"}\n{"text": "meh", "label": "neutral"}\n'
                     '{"text": "  ", "label": "neg"}\n{"text": "bad", "label": 0}\n')
     reports = []
-    texts, labels, bad, _ = load_labelled(path, labels={"pos", "neg", "0"}, report=reports.append)
+    texts, labels, bad = load_labelled(path, labels={"pos", "neg", "0"}, report=reports.append)[:3]
     assert texts == ["good", "bad"] and labels == ["pos", "0"]
     assert [b.line for b in bad] == [2, 3] and "unknown label 'neutral'" in reports[0] and f"{path}:2" in reports[0]
     with pytest.raises(DataError, match=r"d.jsonl:2: unknown label"):

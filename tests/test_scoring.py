@@ -34,7 +34,7 @@ def test_every_record_yields_one_output_in_order(small_bundle, tmp_path):
     assert records[1]["error"] == "empty text" and records[2]["error"].startswith("invalid UTF-8")
     assert records[0]["id"] == f"{tmp_path / 'a.txt'}:1" and set(records[0]["probabilities"]) == {"negative",
                                                                                                   "positive"}
-    assert "attention" not in records[0]
+    assert "attention" not in records[0] and -1 <= records[0]["score"] <= 1
     assert summary(result.stderr)["scored"] == 2 and summary(result.stderr)["errors"] == 2
 
     out2 = tmp_path / "out2.jsonl"
@@ -55,6 +55,9 @@ def test_every_record_yields_one_output_in_order(small_bundle, tmp_path):
     rows = list(csv.DictReader(open(out3, encoding="utf-8")))
     assert [row["line"] for row in rows] == ["1", "2", "3", "4"]
     assert rows[0]["label"] and float(rows[0]["p_negative"]) + float(rows[0]["p_positive"]) == pytest.approx(1)
+    assert float(rows[0]["score"]) == pytest.approx(float(rows[0]["p_positive"]) - float(rows[0]["p_negative"]),
+                                                    abs=1e-5)
+    assert rows[1]["score"] == ""  # an error record has no score
     assert len(json.loads(rows[0]["attention"])) == 3 and rows[1]["error"] == "'body' must be a string, got int"
     assert rows[2]["error"].startswith("invalid JSON") and rows[3]["error"] == "missing 'body'"
 
@@ -106,20 +109,22 @@ def test_dask_local_cluster_output_is_identical(small_bundle, tmp_path):
     source = big_input(tmp_path / "in.txt", 3000)
     single, distributed = tmp_path / "single.jsonl", tmp_path / "dask.jsonl"
     run_cli("score", source, "--model", small_bundle, "--out", single, "--window", 256, "--top-pairs", 2,
-            "--no-progress")
+            "--sentences", "--no-progress")
     result = run_cli("score", source, "--model", small_bundle, "--out", distributed, "--window", 256,
-                     "--top-pairs", 2, "--dask", "local:2", "--no-progress")
+                     "--top-pairs", 2, "--sentences", "--dask", "local:2", "--no-progress")
     assert summary(result.stderr)["scored"] == 3000
     ones, many = read_jsonl(single), read_jsonl(distributed)
     assert len(ones) == len(many) == 3000
     for one, other in zip(ones, many):
-        pairs_one, pairs_other = one.pop("top_pairs"), other.pop("top_pairs")
-        assert one == other  # ids, labels, probabilities: byte for byte
+        pairs_one = [s.pop("top_pairs") for s in one["sentences"]]
+        pairs_other = [s.pop("top_pairs") for s in other["sentences"]]
+        one.pop("top_pairs", None), other.pop("top_pairs", None)  # a one-sentence text repeats its sentence's
+        assert one == other  # ids, labels, probabilities, sentences: byte for byte
         # Contributions come from a GEMM whose summation order follows the thread count (2 here, 1 per
         # Dask worker): equal to float32 precision, not always in the 6th decimal.
-        assert [p["contribution"] for p in pairs_one] == pytest.approx([p["contribution"] for p in pairs_other],
-                                                                       abs=1e-4)
-        assert [p["attention"] for p in pairs_one] == [p["attention"] for p in pairs_other]
+        for pairs, others in zip(pairs_one, pairs_other):
+            assert [p["contribution"] for p in pairs] == pytest.approx([p["contribution"] for p in others], abs=1e-4)
+            assert [p["attention"] for p in pairs] == [p["attention"] for p in others]
 
 
 def test_a_second_run_on_the_same_output_exits_at_once_naming_the_first(small_bundle, tmp_path):

@@ -31,6 +31,8 @@ def test_predict_one_text(server):
     answer = response.json()
     validate(answer, "/predict", "post", 200)
     assert answer["label"] == "positive" and answer["probabilities"]["positive"] > 0.5
+    # A two-class bundle answers as before, with the score every answer carries.
+    assert answer["score"] == pytest.approx(answer["probabilities"]["positive"] - answer["probabilities"]["negative"])
     assert answer["tokens"] == ["what", "a", "wonderful", "film", ",", "superb", "!"]
     n = len(answer["tokens"])
     assert len(answer["attention"]) == n and all(len(row) == n for row in answer["attention"])
@@ -57,8 +59,12 @@ def test_attention_can_be_left_out_and_plain_text_is_one_text(server):
 
 
 def test_long_text_is_clipped_and_flagged(server):
-    answer = post(server, {"text": "boring " * 5000}).json()
-    assert answer["truncated"] is True and len(answer["tokens"]) == 24 and len(answer["attention"]) == 24
+    answer = post(server, {"text": "boring " * 5000}).json()  # 35,000 characters, no full stop
+    assert answer["truncated"] is True and "tokens" not in answer  # clipped at 20,000 characters
+    sentences = answer["sentences"]  # the run-on sentence read in pieces of at most the model's 24 tokens
+    assert all(len(s["tokens"]) <= 24 and len(s["attention"]) == len(s["tokens"]) for s in sentences)
+    assert not any(s["truncated"] for s in sentences) and sentences[-1]["end"] <= 20_000
+    assert sum(len(s["tokens"]) for s in sentences) == len(("boring " * 5000)[:20_000].split())  # every word read
 
 
 @pytest.mark.parametrize("kwargs, status, code", [

@@ -116,7 +116,8 @@ def test_cli_train_evaluate_predict(tmp_path, labelled_files):
     printed = run_cli("predict", "--model", out, "superb acting", "--plot", tmp_path / "p.png", "--contributions").stdout
     answer = json.loads(printed)
     assert answer["label"] in ("0", "1") and answer["tokens"] == ["superb", "acting"]
-    assert list(answer)[:2] == ["label", "probabilities"] and list(answer)[-2:] == ["attention", "contributions"]
+    assert list(answer)[:3] == ["label", "probabilities", "score"]
+    assert list(answer)[-3:] == ["attention", "contributions", "sentences"]
     assert len(answer["contributions"]) == 2 and len(answer["top_pairs"]) == 4  # 2 x 2 pairs, fewer than 5
     assert len(answer["attention"]) == 2 and all(len(row) == 2 for row in answer["attention"])
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
