@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 MODEL ?= models/default
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup browser data model run test bench constraints clean
+.PHONY: setup browser data model run test bench gpu-kit constraints clean
 
 setup: $(VENV)/.installed
 
@@ -47,11 +47,17 @@ test: setup browser
 # Each benchmark prints its figures and writes bench/results/*.json (quoted in the README).
 bench: model
 	$(PY) -m bench.accuracy
+	$(PY) -m bench.documents
 	$(PY) -m bench.speed
 	$(PY) -m bench.environment
 	$(PY) -m bench.scoring
 	$(PY) -m bench.load
 	$(PY) -m bench.reliability
+
+# The GPU kit (bench/gpu/README.md): an optional tool for a GPU machine, outside set-up and tests.
+gpu-kit: setup
+	$(PY) -m bench.gpu.kit build
+	$(PY) -m bench.gpu.kit prove
 
 constraints:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^sentiment' > constraints.txt

@@ -1,11 +1,14 @@
 """The server under load: wrk against gunicorn on 127.0.0.1, every answer with the attention matrix.
 
-For each server layout, 20 s at concurrency 1, 8 and 32, with single texts and with batches of 32
-real test sentences. Prints requests/s, p50/p95/p99 latency and errors (non-2xx + socket errors).
-With --compare, the same runs for other bundles (the article's structure, say), then each one's
-requests/s as a ratio of the first model's.
+For each server layout, 20 s at concurrency 1, 8 and 32, with single test sentences, batches of 32
+of them, and whole reviews of 10 sentences (Amazon and NYT test documents). Prints requests/s,
+p50/p95/p99 latency and errors (non-2xx + socket errors). The layout "bare" is the ceiling: a
+bare Flask app under the same gunicorn settings returning, for each body, the answer the model
+server gives (bench/bare_app.py); each model layout's requests/s is then printed as a ratio of
+it. With --compare, the same runs for other bundles, then each one's requests/s as a ratio of the
+first model's.
 
-    python -m bench.load [--model models/default] [--compare BUNDLE ...] [--seconds 20] [--layouts microbatch,plain,...]
+    python -m bench.load [--model models/default] [--compare BUNDLE ...] [--seconds 20] [--layouts microbatch,bare,...]
 """
 import argparse
 import json
@@ -13,7 +16,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from sentiment.data import load_many, prepare, split_files
+from sentiment.data import document_files, load_many, prepare, split_files
+from sentiment.jsonio import dumps
 from tests.helpers import Gunicorn
 
 LAYOUTS = {  # name: (description, gunicorn/service environment)
@@ -23,7 +27,10 @@ LAYOUTS = {  # name: (description, gunicorn/service environment)
     "one-worker": ("1 worker x 8 threads, micro-batching", {"SENTIMENT_WORKERS": "1", "SENTIMENT_THREADS": "8"}),
     "wait2ms": ("2 workers x 4 threads, micro-batching waiting up to 2 ms",
                 {"SENTIMENT_WORKERS": "2", "SENTIMENT_THREADS": "4", "SENTIMENT_MICROBATCH_WAIT_MS": "2"}),
+    "bare": ("bare Flask, fixed answers of the model's shape and size (2 workers x 4 threads)",
+             {"SENTIMENT_WORKERS": "2", "SENTIMENT_THREADS": "4"}),
 }
+BARE = "bare"
 
 LUA = """
 wrk.method = "POST"
@@ -73,6 +80,29 @@ def print_ratios(results, model, others):
                 print(f"  {other}: {r['layout']}, {r['body']} at {r['concurrency']}: {ratio:.2f}", flush=True)
 
 
+def reviews(count=10):
+    """Whole test reviews and editorials cut to their first `count` sentences (those that have as many)."""
+    texts = []
+    for path in document_files("test"):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                sentences = json.loads(line)["sentences"]
+                if len(sentences) >= count:
+                    texts.append(" ".join(s["text"] for s in sentences[:count]))
+    return texts
+
+
+def prepared_answers(model, bodies, path):
+    """The model's answer to every text of the bodies, as the service gives it, written for the bare app."""
+    from sentiment.predictor import Predictor
+
+    predictor = Predictor.load(model)
+    texts = sorted({t for body in bodies for t in (body["texts"] if "texts" in body else [body["text"]])})
+    answers = {text: dict(answer, model=predictor.version) for text, answer in zip(texts, predictor.analyse(texts))}
+    path.write_bytes(dumps(answers))
+    return path
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="models/default")
@@ -82,16 +112,24 @@ def main():
     args = parser.parse_args()
     prepare()
     sentences = load_many(split_files("test")).texts
+    bodies = {"single": [{"text": s} for s in sentences],
+              "batch32": [{"texts": sentences[i:i + 32]} for i in range(0, len(sentences) - 32, 32)],
+              "review10": [{"text": t} for t in reviews()]}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        scripts = {
-            "single": lua_script(Path(tmp) / "single.lua", [{"text": s} for s in sentences]),
-            "batch32": lua_script(Path(tmp) / "batch.lua", [{"texts": sentences[i:i + 32]}
-                                                            for i in range(0, len(sentences) - 32, 32)]),
-        }
+        scripts = {name: lua_script(Path(tmp) / f"{name}.lua", body) for name, body in bodies.items()}
+        answers = None
         for model, layout in [(m, layout) for m in [args.model, *args.compare] for layout in args.layouts.split(",")]:
             description, env = LAYOUTS[layout]
-            server = Gunicorn(model, extra_env=env, log_path=Path(tmp) / "gunicorn.log")
+            if layout == BARE and model != args.model:  # one ceiling is enough
+                continue
+            if layout == BARE:
+                answers = answers or prepared_answers(args.model, [b for body in bodies.values() for b in body],
+                                                      Path(tmp) / "answers.json")
+                server = Gunicorn(model, extra_env={**env, "BARE_ANSWERS": str(answers)}, app="bench.bare_app:app",
+                                  log_path=Path(tmp) / "gunicorn.log")
+            else:
+                server = Gunicorn(model, extra_env=env, log_path=Path(tmp) / "gunicorn.log")
             server.wait("/ready", timeout=120)
             try:
                 print(f"\n{model}: {description}", flush=True)
@@ -102,16 +140,29 @@ def main():
                     for connections in (1, 8, 32):
                         r = run_wrk(server.url, script, connections, args.seconds)
                         texts = r["requests_per_second"] * (32 if body == "batch32" else 1)
-                        results.append({"model": model, "layout": description, "body": body,
+                        results.append({"model": model, "layout": layout, "description": description, "body": body,
                                         "concurrency": connections, **r})
                         print(f"  {body:8s} {connections:>4} {r['requests_per_second']:>8.1f} {texts:>8.1f} "
                               f"{r['p50_ms']:>7.2f} {r['p95_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['errors']:>6}",
                               flush=True)
             finally:
                 server.stop()
+    print_ceiling(results, args.model)
     print_ratios(results, args.model, args.compare)
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     Path("bench/results/load.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def print_ceiling(results, model):
+    """Each model layout's requests/s as a ratio of the bare app's, same body and concurrency."""
+    bare = {(r["body"], r["concurrency"]): r["requests_per_second"] for r in results if r["layout"] == BARE}
+    if not bare:
+        return
+    print("\nrequests/s as a ratio of the bare Flask app's (same body and concurrency):", flush=True)
+    for r in results:
+        if r["layout"] != BARE and r["model"] == model:
+            ratio = r["requests_per_second"] / bare[(r["body"], r["concurrency"])]
+            print(f"  {r['layout']:10s} {r['body']:8s} at {r['concurrency']:>2}: {ratio:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@
 5. Peak resident memory for a batch of 256 at T=128, chunked (production) and in one piece.
 6. The cost of exact contributions on the shipped model: Predictor.explain with attention against the same
    with contributions, on the real test sentences, all at once and one at a time.
+7. The served pass, lever by lever (served_pass): Predictor.explain for 1, 8 and 32 sentences through the
+   training graph, the served graph, and the served graph with fixed shapes or oneDNN fusion; operator
+   counts; every variant's answers against the training graph's.
 
-    python -m bench.speed [--quick] [--model models/default]
+    python -m bench.speed [--quick] [--served] [--model models/default]
 """
 import sentiment  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 
@@ -225,6 +228,57 @@ def contributions_cost(results, model):
               f"{len(batch) / t_explained:8.1f}/s: {t_explained / t_plain:.2f}x the time", flush=True)
 
 
+def operator_count(block):
+    """Operators (not inputs or parameters) in a hybridized block's cached graph."""
+    return sum(node["op"] != "null" for node in json.loads(block._cached_graph[1].tojson())["nodes"])
+
+
+def max_difference(answers, reference):
+    """The largest difference in probabilities, attention or contributions between two lists of answers."""
+    pairs = list(zip(answers, reference))
+    differences = [abs(a["probabilities"][k] - b["probabilities"][k]) for a, b in pairs for k in a["probabilities"]]
+    return max(differences + [float(np.abs(a[k] - b[k]).max()) for a, b in pairs for k in ("attention",
+                                                                                          "contributions")])
+
+
+def served_pass(results, model, seconds=2.0):
+    """Predictor.explain on real test sentences (1, 8 and 32 per call; 1 with contributions), one lever at a
+    time: the training graph, then the served graph (features from NumPy, one copy each way), then fixed
+    shapes and oneDNN fusion on top. Each variant's answers are checked against the training graph's."""
+    from sentiment.data import load_many, split_files
+    from sentiment.predictor import GraphForward, Predictor, ServedForward
+
+    predictor = Predictor.load(model)
+    texts = load_many(split_files("test")).texts
+    model_, ctx = predictor.model, predictor.ctx
+    variants = {"training graph (features in the graph)": lambda: GraphForward(model_, ctx),
+                "served graph (features from NumPy, one copy in, one out)":
+                    lambda: ServedForward(model_, ctx, static_pairs=0),
+                "served + fixed shapes up to 2,048 pairs (the default)": lambda: ServedForward(model_, ctx),
+                "served + fixed shapes + oneDNN fusion (optimize_for MKLDNN)":
+                    lambda: ServedForward(model_, ctx, backend="MKLDNN")}
+    calls = {"1 sentence": texts[:1], "8 sentences": texts[:8], "32 sentences": texts[:32]}
+    results["served"] = {"model": predictor.version, "variants": {}}
+    print(f"\nPredictor.explain, model {predictor.version}, real test sentences (ms per call):", flush=True)
+    served, reference = predictor.forward, None
+    for name, make in variants.items():
+        predictor.forward = make()
+        row = {label: 1000 * timed(lambda: predictor.explain(batch), min_seconds=seconds)
+               for label, batch in calls.items()}
+        row["1 with contributions"] = 1000 * timed(lambda: predictor.explain(texts[:1], contributions=True),
+                                                   min_seconds=seconds)
+        answers = predictor.explain(texts[:64], contributions=True)
+        reference = reference or answers
+        row["max_difference"] = max_difference(answers, reference)
+        graphs = getattr(predictor.forward, "graphs", None)
+        row["operators"] = operator_count(next(iter(graphs.values())) if graphs else predictor.forward.model)
+        results["served"]["variants"][name] = row
+        timings = "  ".join(f"{k} {row[k]:6.3f}" for k in (*calls, "1 with contributions"))
+        print(f"  {name:58s} {timings}  operators {row['operators']}  max difference {row['max_difference']:.1e}",
+              flush=True)
+    predictor.forward = served
+
+
 MEMORY_PROBE = """
 import sys, mxnet as mx, numpy as np
 from mxnet import nd
@@ -258,7 +312,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="T=32,64 and batch 1,32 only")
     parser.add_argument("--model", default="models/default", help="bundle for the contributions cost")
+    parser.add_argument("--served", action="store_true", help="only the served pass, lever by lever")
     args = parser.parse_args()
+    if args.served:
+        results = {"threads": os.environ.get("OMP_NUM_THREADS")}
+        served_pass(results, args.model)
+        Path("bench/results").mkdir(parents=True, exist_ok=True)
+        Path("bench/results/speed-served.json").write_text(json.dumps(results, indent=2) + "\n")
+        return
     results = {"threads": os.environ.get("OMP_NUM_THREADS"), "E": E, "H": H, "fixed": []}
     results["dot_gflops"], results["fc_gflops"] = matmul_gflops()
     results["matmul_gflops"] = max(results["dot_gflops"], results["fc_gflops"])
@@ -271,6 +332,7 @@ def main():
     training(results)
     memory(results, MAX_PAIRS)
     contributions_cost(results, args.model)
+    served_pass(results, args.model)
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     Path("bench/results/speed.json").write_text(json.dumps(results, indent=2) + "\n")
 

@@ -259,15 +259,21 @@ def prepare(data_dir=DATA_DIR, force=False, report=lambda message: None):
 Labelled = collections.namedtuple("Labelled", "texts labels bad confidences ratings")
 
 
-def _confidence(value):
-    """A row's confidence as a float in (0, 1], or None if it is not one (CSV gives strings)."""
+def _number(value):
+    """value as a finite float, or None if it is not one (CSV gives strings; true is no number)."""
     if isinstance(value, bool):
         return None
     try:
         value = float(value)
     except (TypeError, ValueError):
         return None
-    return value if 0 < value <= 1 else None
+    return value if math.isfinite(value) else None
+
+
+def _confidence(value):
+    """A row's confidence as a float in (0, 1], or None if it is not one."""
+    number = _number(value)
+    return number if number is not None and 0 < number <= 1 else None
 
 
 SHOWN_BAD_ROWS = 5  # bad rows reported one by one; the rest are counted per reason
@@ -277,13 +283,8 @@ def _rating(value):
     """A row's rating as a float, None when absent; False when it is there but not a number."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        return False
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return False
-    return value if math.isfinite(value) else False
+    number = _number(value)
+    return False if number is None else number
 
 
 def load_labelled(path, text_field="text", label_field="label", labels=None, strict=False, report=print,

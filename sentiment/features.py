@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from .model import token_columns
+from .model import NEGATION_WINDOW, token_columns
 from .tokenizer import is_emoticon
 
 # Words that open a negation scope (our tokenizer splits "don't" into "do" + "n't").
@@ -49,3 +49,37 @@ def token_table(idx_to_token, lexicon, clauses=False):
         row = (lexicon.get(token, 0.0), token in NEGATORS, is_breaker(token))
         table[index] = row + ((token in CONTRAST, token in CONCESSION) if clauses else ())
     return table
+
+
+def token_inputs(ids, table, clauses, window=NEGATION_WINDOW):
+    """(B, T) token ids (padding included) -> (B, T, K) float32 per-token features, K = 3 or 5 with clauses:
+    [valence, in a negation scope, valence signed by the scope (, overridden, valence * overridden)].
+
+    The numbers RelationAttentionEncoder.token_inputs computes in its graph, computed here once per
+    text from the constant table instead (tests/test_serving.py checks they agree), so the served
+    graph does without some 40 small operators.
+    """
+    rows = table[ids]                                                    # (B, T, C)
+    valence, negator, breaker = rows[..., 0], rows[..., 1], rows[..., 2]
+    open_ = 1 - breaker
+    scope = np.zeros_like(negator)
+    carry = negator
+    for _ in range(window):                                              # reach 1 .. window tokens on
+        shifted = np.zeros_like(carry)
+        shifted[:, 1:] = carry[:, :-1]
+        scope += shifted
+        carry = shifted * open_
+    scope = np.minimum(scope, 1) * open_
+    columns = [valence, scope, valence * (1 - 2 * scope)]
+    if clauses:
+        contrast, concession = rows[..., 3], rows[..., 4]
+        later_contrast = np.cumsum(contrast[:, ::-1], axis=1)[:, ::-1] - contrast   # contrast words after t
+        conceded = np.zeros_like(valence)
+        if concession.any():
+            closed = np.cumsum(breaker, axis=1)                          # breakers at or before t
+            for b, t in zip(*np.nonzero(concession)):                    # an opener reaches to its clause's end
+                conceded[b] += (np.arange(ids.shape[1]) > t) & (closed[b] == closed[b, t])
+            conceded = np.minimum(conceded, 1) * open_
+        overridden = np.minimum(later_contrast + conceded, 1)
+        columns += [overridden, valence * overridden]
+    return np.stack(columns, axis=2).astype(np.float32, copy=False)

@@ -138,8 +138,23 @@ class RelationAttentionEncoder(HybridBlock):
             inputs += [overridden, valence * overridden]
         return F.concat(*inputs, dim=2), scope                            # (B, T, E + 3 or E + 5)
 
+    def precomputed_inputs(self, F, tokens, features):
+        """(B, T) ids and the (B, T, K) per-token features computed outside the graph
+        (sentiment.features.token_inputs: the same numbers as token_inputs) -> (B, T, E') pair-network inputs."""
+        x = self.dropout(self.embedding(tokens))                          # (B, T, E)
+        if not self.token_features:
+            return x
+        if self.negation:
+            in_scope = F.slice_axis(features, axis=2, begin=1, end=2)     # (B, T, 1)
+            x = x + F.broadcast_mul(in_scope, self.negate(x))
+        return F.concat(x, features, dim=2)
+
     def hybrid_forward(self, F, tokens, mask, attention_scale=None):
         x, _ = self.token_inputs(F, tokens)                               # (B, T, E')
+        return self.relate(F, x, tokens, mask, attention_scale)
+
+    def relate(self, F, x, tokens, mask, attention_scale=None):
+        """(B, T, E') pair-network inputs -> (sentence (B, H), attention (B, T, T), features (B, T, T, H))."""
         first = self.pair_first(x).expand_dims(axis=2)                    # (B, T, 1, H)
         second = self.pair_second(x).expand_dims(axis=1)                  # (B, 1, T, H)
         pre = F.broadcast_add(first, second)                              # (B, T, T, H)
@@ -219,16 +234,59 @@ class LogitDecomposition(HybridBlock):
 
     def hybrid_forward(self, F, tokens, mask, w1, b1, w2, b2):
         sentence, attention, features = self.encoder(tokens, mask)    # (B, H), (B, T, T), (B, T, T, H)
-        pre = F.FullyConnected(sentence, w1, b1, num_hidden=self._sizes[0])  # (B, K)
-        active = pre > 0                                                # D, (B, K)
-        logits = F.FullyConnected(active * pre, w2, b2, num_hidden=self._sizes[1])  # (B, C)
-        bias = F.FullyConnected(F.broadcast_mul(active, b1.expand_dims(axis=0)), w2, b2, num_hidden=self._sizes[1])
-        # U_b = W1^T D_b W2^T, (B, H, C): projects each pair's features straight to the classes.
-        routed = F.broadcast_mul(active.expand_dims(axis=2), F.transpose(w2).expand_dims(axis=0))  # (B, K, C)
-        routed = F.transpose(routed, axes=(1, 0, 2)).reshape((0, -1))   # (K, B*C)
-        project = F.dot(w1, routed, transpose_a=True).reshape((0, -1, self._sizes[1]))  # (H, B, C)
-        project = F.transpose(project, axes=(1, 0, 2))                  # (B, H, C)
-        shares = F.batch_dot(features.reshape((0, -3, -2)), project)    # (B, T*T, C)
-        contributions = F.broadcast_mul(shares, attention.reshape((0, -1, 1)))
-        contributions = F.reshape_like(contributions, attention, lhs_begin=1, lhs_end=2, rhs_begin=1, rhs_end=3)
+        logits, contributions, bias = decompose(F, sentence, attention, features, w1, b1, w2, b2, self._sizes)
         return logits, attention, contributions, bias                  # contributions (B, T, T, C)
+
+
+def decompose(F, sentence, attention, features, w1, b1, w2, b2, sizes):
+    """(logits (B, C), contributions (B, T, T, C), bias (B, C)) of the classifier's two Dense layers
+    (weights w1 (K, H), b1 (K,), w2 (C, K), b2 (C,); sizes (K, C)) at the pooled vector's ReLU pattern."""
+    pre = F.FullyConnected(sentence, w1, b1, num_hidden=sizes[0])      # (B, K)
+    active = pre > 0                                                    # D, (B, K)
+    logits = F.FullyConnected(active * pre, w2, b2, num_hidden=sizes[1])  # (B, C)
+    bias = F.FullyConnected(F.broadcast_mul(active, b1.expand_dims(axis=0)), w2, b2, num_hidden=sizes[1])
+    # U_b = W1^T D_b W2^T, (B, H, C): projects each pair's features straight to the classes.
+    routed = F.broadcast_mul(active.expand_dims(axis=2), F.transpose(w2).expand_dims(axis=0))  # (B, K, C)
+    routed = F.transpose(routed, axes=(1, 0, 2)).reshape((0, -1))       # (K, B*C)
+    project = F.dot(w1, routed, transpose_a=True).reshape((0, -1, sizes[1]))  # (H, B, C)
+    project = F.transpose(project, axes=(1, 0, 2))                      # (B, H, C)
+    shares = F.batch_dot(features.reshape((0, -3, -2)), project)        # (B, T*T, C)
+    contributions = F.broadcast_mul(shares, attention.reshape((0, -1, 1)))
+    contributions = F.reshape_like(contributions, attention, lhs_begin=1, lhs_end=2, rhs_begin=1, rhs_end=3)
+    return logits, contributions, bias
+
+
+class ServedGraph(HybridBlock):
+    """The inference pass that serving runs: one input copy, one output, per-token features precomputed.
+
+    A view of a trained classifier (its parameters, none added). The per-token features come from
+    sentiment.features.token_inputs, computed once per text in NumPy rather than in some 40 small
+    graph operators, and the results leave MXNet as one array, so a pass pays for one copy each way.
+    Input: packed (B, T, 2 + K): [token id | mask | the K per-token features, for a model that has them],
+    so that a pass copies one array in. Output (B, N): [logits (C) | attention (T*T)], or with
+    contributions=True [logits (C) | bias (C) | attention (T*T) | contributions (T*T*C)]; C counts
+    a rating head's column.
+    """
+
+    def __init__(self, classifier, contributions=False):
+        super().__init__()
+        hidden, out = classifier.classifier[0], classifier.classifier[2]
+        self.encoder, self.classifier, self.contributions = classifier.encoder, classifier.classifier, contributions
+        self.w1, self.b1, self.w2, self.b2 = hidden.weight, hidden.bias, out.weight, out.bias
+        shared = [self.w1, self.b1, self.w2, self.b2]
+        if "attention_scale" in self.encoder._reg_params:  # the encoder's own parameter, used here directly
+            self.attention_scale = self.encoder._reg_params["attention_scale"]
+            shared.append(self.attention_scale)
+        self.params.update({p.name: p for p in shared})
+        self._sizes = hidden._units, out._units
+
+    def hybrid_forward(self, F, packed, w1, b1, w2, b2, attention_scale=None):
+        tokens, mask = table_column(F, packed, 0), table_column(F, packed, 1)  # (B, T) each
+        features = F.slice_axis(packed, axis=2, begin=2, end=None) if self.encoder.token_features else None
+        x = self.encoder.precomputed_inputs(F, tokens, features)         # (B, T, E')
+        sentence, attention, pair_features = self.encoder.relate(F, x, tokens, mask, attention_scale)
+        flat_attention = attention.reshape((0, -1))                      # (B, T*T)
+        if not self.contributions:
+            return F.concat(self.classifier(sentence), flat_attention, dim=1)
+        logits, contributions, bias = decompose(F, sentence, attention, pair_features, w1, b1, w2, b2, self._sizes)
+        return F.concat(logits, bias, flat_attention, contributions.reshape((0, -1)), dim=1)

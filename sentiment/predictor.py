@@ -1,5 +1,6 @@
 """Load a bundle once, then score texts: the one prediction path shared by the CLI, the service and the scorer."""
 import threading
+import warnings
 
 import gluonnlp as nlp
 import mxnet as mx
@@ -8,13 +9,17 @@ import numpy as np
 from . import bundle, documents
 from .batching import length_chunks, pad_batch
 from .device import describe, resolve_device
-from .model import LogitDecomposition, RelationAttentionClassifier
+from .features import token_inputs
+from .model import LogitDecomposition, RelationAttentionClassifier, ServedGraph
 from .tokenizer import Tokenizer
 from .vocabulary import token_ids
 
 # Padded pairs (B*T*T) per forward pass: bounds memory (the pair grid grows with T^2), and at 32k pairs
 # (16 MB per H=128 tensor) the pair tensors stay in cache: bench/speed measured this fastest.
 MAX_PAIRS = 1 << 15
+# Passes of at most this many padded pairs run in fixed-shape graphs, one per shape (bench/speed: 16% less
+# time for one sentence); each holds its buffers, about 3 MB at this size.
+STATIC_PAIRS = 2048
 
 
 class Predictor:
@@ -30,9 +35,7 @@ class Predictor:
         # Calibration: logits are divided by the temperature fitted on dev (1.0 for bundles without one).
         self.temperature = float(config.get("temperature", 1.0))
         self._pad_id, self._unknown_id = vocab[vocab.padding_token], vocab[vocab.unknown_token]
-        # Contributions come from their own cached graph over the same parameters: about the cost of a prediction.
-        self._decomposition = LogitDecomposition(model)
-        self._decomposition.hybridize(static_alloc=True)
+        self.forward = ServedForward(model, ctx)  # GraphForward(model, ctx) gives the same numbers, slower
         self._lock = threading.Lock()  # one forward pass at a time: CachedOp state is not thread-safe
 
     @classmethod
@@ -43,7 +46,6 @@ class Predictor:
         vocab = nlp.Vocab.from_json(vocab_json)
         model = build_model(config, len(vocab))
         model.load_parameters(weights, ctx=ctx)
-        model.hybridize(static_alloc=True)
         return cls(model, vocab, Tokenizer.from_dict(config["tokenizer"]), config["labels"], ctx,
                    manifest["version"], config, metrics)
 
@@ -89,16 +91,13 @@ class Predictor:
         label is negative, neutral, positive or mixed; sentences holds each sentence's offsets, answer and
         weight in the verdict. top_pairs: pairs listed per sentence with contributions=True.
         """
-        if isinstance(texts, str):
-            raise TypeError("texts must be a list of strings, not a single string")
-        plans = []
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{index}] must be a string, got {type(text).__name__}")
+        def plan(text):
             try:
-                plans.append(documents.plan(text, self.tokenizer))
+                return documents.plan(text, self.tokenizer)
             except ValueError:
-                raise ValueError(f"texts[{index}] has no tokens (empty or whitespace-only text)") from None
+                return None
+
+        plans = self._read_all(texts, plan)
         return documents.explain_plans(self.explain_tokenized, plans, self.labels, texts, attention, contributions,
                                        top_pairs)
 
@@ -114,17 +113,26 @@ class Predictor:
         return results
 
     def _tokenize_all(self, texts):
+        def tokenize(text):
+            tokens, truncated = self.tokenizer(text)
+            return (tokens, truncated) if tokens else None
+
+        return self._read_all(texts, tokenize)
+
+    @staticmethod
+    def _read_all(texts, read):
+        """[read(text)] for a list of strings; read returns None for a text without words, which is an error."""
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings, not a single string")
-        tokenized = []
+        out = []
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"texts[{index}] must be a string, got {type(text).__name__}")
-            tokens, truncated = self.tokenizer(text)
-            if not tokens:
+            item = read(text)
+            if item is None:
                 raise ValueError(f"texts[{index}] has no tokens (empty or whitespace-only text)")
-            tokenized.append((tokens, truncated))
-        return tokenized
+            out.append(item)
+        return out
 
     def _run(self, tokenized, attention, contributions=False):
         """Score in length-sorted chunks; results come back in input order."""
@@ -132,21 +140,14 @@ class Predictor:
         lengths = [len(tokens) for tokens, _ in tokenized]
         for chunk in length_chunks(lengths, self.max_pairs):
             ids = [token_ids(self.vocab, tokenized[i][0]) for i in chunk]
-            # One copy into MXNet for both inputs (each copy waits on the engine).
-            inputs = mx.nd.array(np.stack(pad_batch(ids, self._pad_id)), ctx=self.ctx)
-            classes = len(self.labels)
+            tokens, mask = pad_batch(ids, self._pad_id)
             with self._lock:
-                if contributions:
-                    logits, att, shares, bias = self._decomposition(inputs[0], inputs[1])
-                    shares, bias = shares.asnumpy() / self.temperature, bias.asnumpy() / self.temperature
-                    logits = logits.asnumpy()
-                    rating = logits[:, classes] if self.model.rating_head else None
-                else:
-                    outputs = self.model(inputs[0], inputs[1])
-                    logits, att = outputs[0].asnumpy(), outputs[1]
-                    rating = outputs[2].asnumpy() if self.model.rating_head else None
-                probs = np.exp(log_softmax(logits[:, :classes] / self.temperature))
-                att = att.asnumpy() if attention or contributions else None
+                logits, att, shares, bias = self.forward(tokens, mask, contributions)
+            classes = len(self.labels)
+            rating = logits[:, classes] if self.model.rating_head else None
+            probs = np.exp(log_softmax(logits[:, :classes] / self.temperature))
+            if contributions:
+                shares, bias = shares / self.temperature, bias / self.temperature
             for row, i in enumerate(chunk):
                 toks, truncated = tokenized[i]
                 n = len(toks)
@@ -180,6 +181,92 @@ def log_softmax(logits):
     """Row-wise log-softmax of a (B, C) numpy array."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+class GraphForward:
+    """A pass through the training graph itself: the per-token features computed in the graph.
+
+    forward(tokens (B, T), mask (B, T), contributions) with NumPy arrays -> NumPy (logits (B, C),
+    attention (B, T, T), contributions (B, T, T, C) or None, bias (B, C) or None); C counts a
+    rating head's column. The reference ServedForward must agree with (tests/test_serving.py).
+    """
+
+    def __init__(self, model, ctx):
+        self.model, self.ctx = model, ctx
+        self.model.hybridize(static_alloc=True)
+        self.decomposition = LogitDecomposition(model)  # same parameters, its own cached graph
+        self.decomposition.hybridize(static_alloc=True)
+
+    def __call__(self, tokens, mask, contributions):
+        inputs = mx.nd.array(np.stack([tokens, mask]), ctx=self.ctx)
+        if contributions:
+            return tuple(a.asnumpy() for a in self.decomposition(inputs[0], inputs[1]))
+        outputs = self.model(inputs[0], inputs[1])
+        logits = outputs[0].asnumpy()
+        if self.model.rating_head:
+            logits = np.column_stack([logits, outputs[2].asnumpy()])
+        return logits, outputs[1].asnumpy(), None, None
+
+
+class ServedForward:
+    """The serving pass (model.ServedGraph): per-token features from NumPy, one copy in, one copy out.
+
+    Same call and answers as GraphForward. A pass of at most static_pairs padded pairs (a request's
+    sentences, a micro-batch) runs in a fixed-shape graph kept for its shape, batch rounded up to a
+    power of two, so it never re-plans memory; larger ones share one graph. Measured in bench/speed.py:
+    static_pairs=0 turns fixed shapes off; backend="MKLDNN" (oneDNN fusion) did not help, and is off.
+    """
+
+    def __init__(self, model, ctx, static_pairs=STATIC_PAIRS, backend=None):
+        self.model, self.ctx, self.static_pairs, self.backend = model, ctx, static_pairs, backend
+        self.outputs = model.num_classes + model.rating_head
+        encoder = model.encoder
+        self.table = encoder.token_table.weight.data().asnumpy() if encoder.token_features else None
+        self.clauses = encoder.clauses
+        self.graphs = {}
+        for flag in (False, True):  # built now, so that the first request pays nothing
+            self(np.zeros((1, 8), np.float32), np.ones((1, 8), np.float32), flag)
+
+    def pack(self, tokens, mask):
+        """(B, T, 2 + K) float32: ids, mask and the per-token features."""
+        columns = [tokens[..., None], mask[..., None]]
+        if self.table is not None:
+            columns.append(token_inputs(tokens.astype(np.int64), self.table, self.clauses))
+        return np.concatenate(columns, axis=2)
+
+    def graph(self, contributions, packed, static):
+        key = (contributions,) + (packed.shape[:2] if static else ())
+        if key not in self.graphs:
+            graph = ServedGraph(self.model, contributions=contributions)
+            with warnings.catch_warnings():  # the token table is used outside the graph: MXNet would say so
+                warnings.filterwarnings("ignore", message="Parameter .* is not used by any computation")
+                if self.backend:
+                    graph.optimize_for(packed, backend=self.backend, static_alloc=True, static_shape=static)
+                else:
+                    graph.hybridize(static_alloc=True, static_shape=static)
+                graph(packed)
+            self.graphs[key] = graph
+        return self.graphs[key]
+
+    def __call__(self, tokens, mask, contributions):
+        batch, length = tokens.shape
+        packed = self.pack(tokens, mask)
+        rows = 1 << (batch - 1).bit_length()
+        static = rows * length * length <= self.static_pairs
+        if static and rows > batch:  # padded rows hold one padding token, so that their softmax stays finite
+            filler = np.zeros((rows - batch, length, packed.shape[2]), np.float32)
+            filler[:, 0, 1] = 1
+            packed = np.concatenate([packed, filler])
+        # On the CPU MXNet reads the NumPy buffer itself (it stays alive until asnumpy returns).
+        inputs = (mx.nd.from_numpy(np.ascontiguousarray(packed), zero_copy=True) if self.ctx == mx.cpu()
+                  else mx.nd.array(packed, ctx=self.ctx))
+        out = self.graph(contributions, inputs, static)(inputs).asnumpy()[:batch]
+        c, pairs = self.outputs, length * length
+        if not contributions:
+            return out[:, :c], out[:, c:c + pairs].reshape(batch, length, length), None, None
+        attention = out[:, 2 * c:2 * c + pairs].reshape(batch, length, length)
+        shares = out[:, 2 * c + pairs:].reshape(batch, length, length, c)
+        return out[:, :c], attention, shares, out[:, c:2 * c]
 
 
 # Structure options a bundle may record; a bundle without them is the article's configuration.

@@ -57,7 +57,7 @@ def run_cli(*args, check=True, timeout=600, **kwargs):
 class Gunicorn:
     """A real gunicorn serving service.wsgi:app on a free 127.0.0.1 port."""
 
-    def __init__(self, model, workers=2, threads=4, extra_env=None, log_path=None):
+    def __init__(self, model, workers=2, threads=4, extra_env=None, log_path=None, app="service.wsgi:app"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, SENTIMENT_MODEL=str(model), SENTIMENT_BIND=f"127.0.0.1:{self.port}",
@@ -68,7 +68,7 @@ class Gunicorn:
         self.log_path = log_path
         self.log = open(log_path, "wb") if log_path else subprocess.DEVNULL
         self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "service/gunicorn.conf.py",
-                                         "service.wsgi:app"], cwd=ROOT, env=env, stdout=self.log,
+                                         app], cwd=ROOT, env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT)
 
     def wait(self, path="/health", status=200, timeout=60):

@@ -38,7 +38,7 @@ def test_binary_contributions_add_up_to_the_log_odds(small_bundle):
 
 
 def test_the_cached_decomposition_matches_the_imperative_one(small_bundle):
-    """The predictor's hybridized graph gives the same split as the step-by-step one, padding included."""
+    """The served graph gives the same split as the step-by-step one, padding included."""
     import mxnet as mx
 
     from sentiment.batching import pad_batch
@@ -46,8 +46,10 @@ def test_the_cached_decomposition_matches_the_imperative_one(small_bundle):
 
     predictor = Predictor.load(small_bundle)
     ids = [predictor.vocab[predictor.tokenize(text)[0]] for text in SENTENCES]
-    tokens, mask = (mx.nd.array(a) for a in pad_batch(ids, predictor._pad_id))
-    cached = [a.asnumpy() for a in predictor._decomposition(tokens, mask)]
+    padded = pad_batch(ids, predictor._pad_id)
+    tokens, mask = (mx.nd.array(a) for a in padded)
+    logits, attention, contributions, bias = predictor.forward(*padded, contributions=True)
+    cached = [logits, attention, contributions, bias]
     stepwise = [a.asnumpy() for a in LogitDecomposition(predictor.model)(tokens, mask)]  # not hybridized
     for a, b in zip(cached, stepwise):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -66,3 +66,14 @@ def test_confidences_are_optional_and_checked(tmp_path, name, content):
     assert [b.line for b in data.bad] == ([4, 5] if name.endswith("csv") else [3, 4])
     assert "'confidence' must be a number in (0, 1], got" in reports[0] and "1.5" in reports[0]
     assert load_labelled(path, report=reports.append).confidences == [1.0] * 5  # not asked for: ignored
+
+
+def test_ratings_are_optional_numbers(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": "good", "label": "pos", "rating": 2.5}\n{"text": "fine", "label": "pos"}\n'
+                    '{"text": "bad", "label": "neg", "rating": "low"}\n{"text": "awful", "label": "neg", "rating": -3}\n')
+    reports = []
+    data = load_labelled(path, report=reports.append, rating_field="rating")
+    assert data.texts == ["good", "fine", "awful"] and data.ratings == [2.5, None, -3.0]
+    assert "'rating' must be a number, got 'low'" in reports[0]
+    assert load_labelled(path, report=reports.append).ratings == [None] * 4  # not asked for: ignored

@@ -267,3 +267,19 @@ def test_a_log_gets_one_line_per_epoch_and_says_what_was_kept(tmp_path, labelled
         "epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert any(line.startswith(("kept the average of epochs", "kept the best single epoch"))
                for line in result.stderr.splitlines())
+
+
+def test_a_rating_field_trains_a_head_that_answers_the_score(tmp_path):
+    rows = make_reviews(240, seed=21)
+    for row in rows:
+        row["rating"] = 2.0 if row["label"] == "positive" else -2.5
+    train, dev = write_jsonl(tmp_path / "train.jsonl", rows[:200]), write_jsonl(tmp_path / "dev.jsonl", rows[200:])
+    fit(TrainConfig(data=str(train), dev=str(dev), out=str(tmp_path / "m"), rating_field="rating",
+                    **dict(SMALL, epochs=8)), log=lambda m: None)
+    predictor = Predictor.load(tmp_path / "m")
+    assert predictor.model.rating_head and predictor.config["model"]["rating_head"] is True
+    good, bad = predictor.explain(["a superb , lovely film .", "a dull , awful film ."])
+    assert -1 <= bad["score"] < 0 < good["score"] <= 1  # read from the head, not from the probabilities
+    assert good["score"] != pytest.approx(good["probabilities"]["positive"] - good["probabilities"]["negative"])
+    without = TrainConfig(data=str(train), dev=str(dev), out=str(tmp_path / "n"))
+    assert without.rating_field == ""  # your files get a head only when you name the field

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# On the GPU machine (bench/gpu/README.md). Two verbs:
+#   bash device.sh receive PART   keep one carried part (run right after it arrives, once per part)
+#   bash device.sh run OUT        reassemble and verify the kit, then every GPU check; figures to OUT
+# Parts are kept in $KIT_HOME (default /tmp/gpu-kit), which outlives one command while the machine is held.
+set -euo pipefail
+KIT_HOME=${KIT_HOME:-/tmp/gpu-kit}
+mkdir -p "$KIT_HOME/parts"
+
+case "${1:-}" in
+receive)
+  cp "$2" "$KIT_HOME/parts/"
+  ls -l "$KIT_HOME/parts"
+  exit 0 ;;
+run) OUT=$2 ;;
+*) echo "usage: device.sh receive PART | run OUT" >&2; exit 2 ;;
+esac
+
+mkdir -p "$OUT"
+exec > >(tee "$OUT/device.log") 2>&1
+step() { echo; echo "== $(date +%T) $*"; }
+
+step "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv || true
+python3 --version; python3 -c "import numpy; print('numpy', numpy.__version__)"
+
+step "reassemble and verify the kit"
+python3 - "$KIT_HOME" <<'EOF'
+import hashlib, json, sys, tarfile
+from pathlib import Path
+home = Path(sys.argv[1])
+parts = home / "parts"
+manifest = json.loads((parts / "MANIFEST").read_text())
+digest = hashlib.sha256()
+with open(home / "kit.tar.xz", "wb") as whole:
+    for part in manifest["parts"]:
+        data = (parts / part["name"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == part["sha256"], f"{part['name']}: SHA-256 differs"
+        digest.update(data)
+        whole.write(data)
+assert digest.hexdigest() == manifest["sha256"], "kit: SHA-256 differs"
+with tarfile.open(home / "kit.tar.xz") as tar:
+    tar.extractall(home / "kit")
+print(f"{len(manifest['parts'])} parts verified and unpacked")
+EOF
+KIT=$KIT_HOME/kit
+export LD_LIBRARY_PATH=$KIT/lib:${LD_LIBRARY_PATH:-}
+export PYTHONPATH=$KIT/project:$KIT/site
+export SENTIMENT_DEVICE=gpu
+cd "$KIT/project"
+
+step "mxnet sees the GPU"
+python3 -c "import mxnet as mx; print(mx.__version__, 'GPUs:', mx.context.num_gpus()); \
+a = mx.nd.ones((2, 3), ctx=mx.gpu()); print((a * 2).sum().asscalar())" 2>&1 | tee "$OUT/mxnet.txt"
+
+step "GPU unit tests"
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_device.py tests/test_serving.py \
+  2>&1 | tail -25 | tee "$OUT/tests.txt" || true
+
+step "2 epochs of training on the real data, --device gpu"
+timeout 300 python3 -m sentiment train --device gpu --epochs 2 --out "$KIT_HOME/model" --no-progress \
+  2>&1 | tail -12 | tee "$OUT/train.txt" || true
+
+step "sentiment predict on the GPU"
+timeout 60 python3 -m sentiment predict --model "$KIT_HOME/model" --no-attention \
+  "The first half drags. But the last hour is gorgeous, and I would happily watch it again." \
+  2>&1 | head -40 | tee "$OUT/predict.json" || true
+
+step "bench/speed, the served pass, on the GPU"
+timeout 180 python3 -m bench.speed --served --model "$KIT_HOME/model" 2>&1 | tail -12 | tee "$OUT/speed.txt" || true
+
+step "CPU and GPU agree on 1,000 test sentences"
+timeout 120 python3 - "$KIT_HOME/model" <<'EOF' 2>&1 | tee "$OUT/agreement.txt" || true
+import sys, numpy as np
+from sentiment.data import load_many, split_files
+from sentiment.predictor import Predictor
+texts = load_many(split_files("test")).texts[:1000]
+cpu, gpu = Predictor.load(sys.argv[1], "cpu"), Predictor.load(sys.argv[1], "gpu")
+a, b = cpu.predict_proba(texts), gpu.predict_proba(texts)
+labels_equal = bool((a.argmax(1) == b.argmax(1)).all())
+print(f"{len(texts)} sentences: labels equal {labels_equal}, largest probability difference {np.abs(a - b).max():.2e}")
+print("agreement:", "pass" if labels_equal and np.abs(a - b).max() <= 1e-4 else "FAIL")
+EOF
+step "done"

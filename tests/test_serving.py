@@ -1,0 +1,85 @@
+"""The served pass gives the training graph's numbers: per-token features, logits, attention, contributions."""
+import mxnet as mx
+import numpy as np
+import pytest
+
+from sentiment.batching import pad_batch
+from sentiment.features import token_inputs, token_table
+from sentiment.predictor import GraphForward, Predictor, ServedForward, build_model
+
+WORDS = ["<unk>", "<pad>", "the", "film", "is", "not", "bad", "but", "great", ",", ".", "although", "dull", "never",
+         "boring", "yet", "fine", ":)", "no", "though"]
+LEXICON = {"bad": -0.6, "great": 0.8, "dull": -0.4, "boring": -0.5, "fine": 0.2, ":)": 0.5}
+
+
+def random_ids(rng, batch, pad_id=1):
+    """Sentences of 1 to 19 words drawn so that negators, breakers and clause words meet in every order."""
+    return [list(rng.randint(2, len(WORDS), rng.randint(1, 20))) for _ in range(batch)]
+
+
+def make_model(clauses=True, token_features=True, rating_head=False, seed=0):
+    config = {"labels": ["negative", "neutral", "positive"],
+              "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8, "positions": 4,
+                        "attention_scale": 8.0, "token_features": token_features, "negation": token_features,
+                        "clauses": clauses and token_features, "rating_head": rating_head}}
+    mx.random.seed(seed)
+    model = build_model(config, len(WORDS))
+    model.initialize(mx.init.Xavier())
+    if token_features:
+        table = token_table(WORDS, LEXICON, clauses)
+        model.encoder.token_table.weight.set_data(mx.nd.array(table))
+    return model
+
+
+@pytest.mark.parametrize("clauses", [False, True])
+def test_token_features_from_numpy_equal_the_graphs(clauses):
+    model = make_model(clauses)
+    rng = np.random.RandomState(3)
+    for batch in (1, 5, 16):
+        tokens, _ = pad_batch(random_ids(rng, batch), pad_id=1)
+        graph, scope = model.encoder.token_inputs(mx.nd, mx.nd.array(tokens))
+        table = model.encoder.token_table.weight.data().asnumpy()
+        numpy = token_inputs(tokens.astype(np.int64), table, clauses)
+        np.testing.assert_array_equal(numpy, graph.asnumpy()[:, :, 8:])  # the columns after the embedding
+        np.testing.assert_array_equal(numpy[:, :, 1], scope.asnumpy())
+    table = token_table(WORDS, LEXICON, True)
+
+    def features(text):
+        return token_inputs(np.array([[WORDS.index(w) for w in text.split()]]), table, True)[0]
+
+    conceded = features("although the film is dull , the film is not bad")
+    assert conceded[:, 1].tolist() == [0] * 10 + [1]                   # "bad" is in the scope of "not"
+    assert conceded[:, 3].tolist() == [0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]  # the concessive clause is overridden
+    assert features("the film is dull but great")[:, 3].tolist() == [1, 1, 1, 1, 0, 0]  # what comes before "but"
+
+
+@pytest.mark.parametrize("options", [dict(), dict(rating_head=True), dict(clauses=False),
+                                     dict(token_features=False)])
+def test_the_served_pass_gives_the_training_graphs_numbers(options):
+    model = make_model(**options)
+    rng = np.random.RandomState(5)
+    tokens, mask = pad_batch(random_ids(rng, 12), pad_id=1)
+    graph, served = GraphForward(model, mx.cpu()), ServedForward(model, mx.cpu(), static_pairs=0)
+    fixed = ServedForward(model, mx.cpu(), static_pairs=1 << 20)  # every shape its own fixed-shape graph
+    for contributions in (False, True):
+        expected = graph(tokens, mask, contributions)
+        for forward in (served, fixed):
+            for got, want in zip(forward(tokens, mask, contributions), expected):
+                if want is None:
+                    assert got is None
+                else:
+                    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_the_predictor_serves_the_same_answers_either_way(small_bundle):
+    predictor = Predictor.load(small_bundle)
+    texts = ["the script is not dull , but the ending is awful .", "a lovely film", "although bland , it is superb"]
+    served = predictor.explain(texts, contributions=True)
+    predictor.forward = GraphForward(predictor.model, predictor.ctx)
+    reference = predictor.explain(texts, contributions=True)
+    for got, want in zip(served, reference):
+        assert got["label"] == want["label"] and got["runner_up"] == want["runner_up"]
+        assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-5)
+        for key in ("attention", "contributions"):
+            np.testing.assert_allclose(got[key], want[key], atol=1e-5)
+        assert got["contribution_bias"] == pytest.approx(want["contribution_bias"], abs=1e-5)
