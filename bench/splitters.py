@@ -138,7 +138,7 @@ def main():
     args = parser.parse_args()
     corpora = gold_documents()
     characters = sum(len(text) for docs in corpora.values() for text, _ in docs)
-    print(f"documents: " + ", ".join(f"{c} {len(d)} ({sum(len(g) for _, g in d)} boundaries)"
+    print("documents: " + ", ".join(f"{c} {len(d)} ({sum(len(g) for _, g in d)} boundaries)"
                                      for c, d in corpora.items()) + f"; {characters:,} characters")
     results = {}
     for name, split in splitters().items():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # On the GPU machine (bench/gpu/README.md). Two verbs:
-#   bash device.sh receive PART   keep one carried part (run right after it arrives, once per part)
+#   bash device.sh receive FILE...  keep carried parts (run right after they arrive: each command's carry)
 #   bash device.sh run OUT        reassemble and verify the kit, then every GPU check; figures to OUT
 # Parts are kept in $KIT_HOME (default /tmp/gpu-kit), which outlives one command while the machine is held.
 set -euo pipefail
@@ -9,11 +9,12 @@ mkdir -p "$KIT_HOME/parts"
 
 case "${1:-}" in
 receive)
-  cp "$2" "$KIT_HOME/parts/"
+  shift
+  cp "$@" "$KIT_HOME/parts/"
   ls -l "$KIT_HOME/parts"
   exit 0 ;;
 run) OUT=$2 ;;
-*) echo "usage: device.sh receive PART | run OUT" >&2; exit 2 ;;
+*) echo "usage: device.sh receive FILE... | run OUT" >&2; exit 2 ;;
 esac
 
 mkdir -p "$OUT"
@@ -22,25 +23,37 @@ step() { echo; echo "== $(date +%T) $*"; }
 
 step "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv || true
-python3 --version; python3 -c "import numpy; print('numpy', numpy.__version__)"
+python3 --version; python3 -c "import numpy; print('numpy', numpy.__version__)" || true
 
-step "reassemble and verify the kit"
+step "reassemble, verify and unpack the kit"
 python3 - "$KIT_HOME" <<'EOF'
-import hashlib, json, sys, tarfile
+import hashlib, json, shutil, subprocess, sys, tarfile
 from pathlib import Path
 home = Path(sys.argv[1])
 parts = home / "parts"
 manifest = json.loads((parts / "MANIFEST").read_text())
 digest = hashlib.sha256()
-with open(home / "kit.tar.xz", "wb") as whole:
+with open(home / "kit.tar.zst", "wb") as whole:
     for part in manifest["parts"]:
         data = (parts / part["name"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == part["sha256"], f"{part['name']}: SHA-256 differs"
         digest.update(data)
         whole.write(data)
 assert digest.hexdigest() == manifest["sha256"], "kit: SHA-256 differs"
-with tarfile.open(home / "kit.tar.xz") as tar:
-    tar.extractall(home / "kit")
+(home / "kit").mkdir(exist_ok=True)
+if shutil.which("zstd"):
+    zstd = subprocess.Popen(["zstd", "-d", "-q", "--long=27", "-c", str(home / "kit.tar.zst")], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-C", str(home / "kit"), "-xf", "-"], stdin=zstd.stdout, check=True)
+else:  # the zstandard module carried in bootstrap.tar
+    with tarfile.open(parts / "bootstrap.tar") as tar:
+        tar.extractall(home / "bootstrap")
+    sys.path.insert(0, str(home / "bootstrap"))
+    import zstandard
+    with open(home / "kit.tar.zst", "rb") as f:
+        reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(f)
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
+            tar.extractall(home / "kit")
+(home / "kit.tar.zst").unlink()
 print(f"{len(manifest['parts'])} parts verified and unpacked")
 EOF
 KIT=$KIT_HOME/kit
@@ -51,7 +64,7 @@ cd "$KIT/project"
 
 step "mxnet sees the GPU"
 python3 -c "import mxnet as mx; print(mx.__version__, 'GPUs:', mx.context.num_gpus()); \
-a = mx.nd.ones((2, 3), ctx=mx.gpu()); print((a * 2).sum().asscalar())" 2>&1 | tee "$OUT/mxnet.txt"
+a = mx.nd.ones((2, 3), ctx=mx.gpu()); print((a * 2).sum().asscalar())" 2>&1 | tee "$OUT/mxnet.txt" || true
 
 step "GPU unit tests"
 timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_device.py tests/test_serving.py \
