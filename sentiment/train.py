@@ -179,9 +179,12 @@ def rating_loss(predicted, targets, weights, config, ctx):
 
 
 def row_weights(sources, labels, config):
-    """Per-row loss weights with mean 1: corpus balancing times class balancing."""
-    raw = source_weights(sources, config.balance) * source_weights(labels, config.class_balance)
-    return raw / raw.mean()
+    """Per-row loss weights with mean 1: corpus balancing, times class balancing when asked for."""
+    weights = source_weights(sources, config.balance)
+    if config.class_balance:
+        weights = weights * source_weights(labels, config.class_balance)
+        weights = weights / weights.mean()
+    return weights
 
 
 def average_params(snapshots):
