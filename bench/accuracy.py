@@ -124,6 +124,13 @@ class VaderSystem:
         return np.array(self.vader.scores(texts))
 
 
+def polar_accuracy(system, rows):
+    """(accuracy, n) of the system's polar reading on the rows with a non-zero mean rating."""
+    polar = polar_rows(rows)
+    predicted = system.polar([r["text"] for r in polar])
+    return round(float(np.mean([p == r["label"] for p, r in zip(predicted, polar)])), 4), len(polar)
+
+
 def pearson(scores, ratings):
     return round(float(np.corrcoef(scores, ratings)[0, 1]), 4)
 
@@ -143,11 +150,9 @@ def measure(system, splits, cases):
                                                 [r["label"] for r in dev])["macro_f1"]
         row["dev_score_r"][corpus] = pearson(system.scores([r["text"] for r in dev]), [r["rating"] for r in dev])
         figures = three_way(system.predict([r["text"] for r in test]), [r["label"] for r in test])
-        polar = polar_rows(test)
-        predicted = system.polar([r["text"] for r in polar])
-        figures["polar"] = round(float(np.mean([p == r["label"] for p, r in zip(predicted, polar)])), 4)
+        figures["polar"], figures["polar_n"] = polar_accuracy(system, test)
         figures["score_r"] = pearson(system.scores([r["text"] for r in test]), [r["rating"] for r in test])
-        figures["polar_n"], figures["n"] = len(polar), len(test)
+        figures["n"] = len(test)
         row["test"][corpus] = figures
     for key in ("accuracy", "macro_f1", "polar", "score_r"):
         row[f"mean_{key}"] = round(float(np.mean([row["test"][c][key] for c in CORPORA])), 4)
@@ -191,9 +196,7 @@ def held_out(corpus, splits, out):
     result = {"n": len(rows), "seconds": round(time.time() - started, 1)}
     for name, system in (("model", ModelSystem(Predictor.load(out))), ("vader", VaderSystem())):
         figures = three_way(system.predict([r["text"] for r in rows]), [r["label"] for r in rows])
-        polar = polar_rows(rows)
-        figures["polar"] = round(float(np.mean([p == r["label"] for p, r in
-                                                zip(system.polar([r["text"] for r in polar]), polar)])), 4)
+        figures["polar"] = polar_accuracy(system, rows)[0]
         result[name] = figures
     print(f"held out {corpus:7s}: model F1 {result['model']['macro_f1']:.4f} polar {result['model']['polar']:.4f}  "
           f"VADER F1 {result['vader']['macro_f1']:.4f} polar {result['vader']['polar']:.4f}  n={len(rows)}", flush=True)

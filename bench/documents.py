@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
 
+from bench.accuracy import pearson, three_way
 from bench.baselines import Vader
 from bench.document_behaviour import suite
 from sentiment import documents
@@ -99,13 +99,10 @@ def vader(texts):
 def figures(readings, docs):
     """Three-way accuracy and macro-F1 (mixed as neutral), polar accuracy by the score's sign, r."""
     predicted = ["neutral" if label == "mixed" else label for label, _ in readings]
-    true = [d["label"] for d in docs]
     polar = [(score, d["label"]) for (_, score), d in zip(readings, docs) if d["label"] != "neutral"]
-    return {"n": len(docs), "accuracy": round(float(np.mean([p == t for p, t in zip(predicted, true)])), 4),
-            "macro_f1": round(float(f1_score(true, predicted, labels=list(LABELS), average="macro", zero_division=0)), 4),
-            "polar_n": len(polar),
+    return {"n": len(docs), **three_way(predicted, [d["label"] for d in docs]), "polar_n": len(polar),
             "polar": round(float(np.mean([(s >= 0) == (t == "positive") for s, t in polar])), 4),
-            "score_r": round(float(np.corrcoef([s for _, s in readings], [d["rating"] for d in docs])[0, 1]), 4)}
+            "score_r": pearson([s for _, s in readings], [d["rating"] for d in docs])}
 
 
 def behaviour(label_texts, cases):

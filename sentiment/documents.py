@@ -42,8 +42,10 @@ def plan(text, tokenizer, max_sentences=MAX_SENTENCES):
     """
     spans, tokenized = [], []
     for sentence in split_sentences(text):
-        for span in _pieces(text, sentence, tokenizer):
-            tokens, truncated = tokenizer(text[span.start:span.end])
+        read = tokenizer(text[sentence.start:sentence.end])
+        parts = [(sentence, read)] if not read[1] else [(span, tokenizer(text[span.start:span.end]))
+                                                         for span in _pieces(text, sentence, tokenizer)]
+        for span, (tokens, truncated) in parts:
             if tokens:  # a sentence of control characters only is no sentence
                 spans.append(span)
                 tokenized.append((tokens, truncated))
@@ -57,9 +59,7 @@ _WORDS = re.compile(r"\S+")
 
 
 def _pieces(text, span, tokenizer):
-    """The span itself when it fits the model, else consecutive spans of whole words that each do."""
-    if not tokenizer(text[span.start:span.end])[1]:
-        return [span]
+    """Consecutive spans of whole words of a sentence too long for the model, each within its max_len."""
     pieces, start, end, count = [], None, None, 0
     for word in _WORDS.finditer(text, span.start, span.end):
         size = len(tokenizer.split(word.group()))  # a word's tokens do not depend on its neighbours

@@ -57,7 +57,7 @@ def token_inputs(ids, table, clauses, window=NEGATION_WINDOW):
 
     The numbers RelationAttentionEncoder.token_inputs computes in its graph, computed here once per
     text from the constant table instead (tests/test_serving.py checks they agree), so the served
-    graph does without some 40 small operators.
+    graph does without some 50 small operators.
     """
     rows = table[ids]                                                    # (B, T, C)
     valence, negator, breaker = rows[..., 0], rows[..., 1], rows[..., 2]

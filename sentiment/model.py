@@ -256,12 +256,13 @@ def decompose(F, sentence, attention, features, w1, b1, w2, b2, sizes):
     return logits, contributions, bias
 
 
-class ServedGraph(HybridBlock):
+class ServedGraph(LogitDecomposition):
     """The inference pass that serving runs: one input copy, one output, per-token features precomputed.
 
-    A view of a trained classifier (its parameters, none added). The per-token features come from
-    sentiment.features.token_inputs, computed once per text in NumPy rather than in some 40 small
-    graph operators, and the results leave MXNet as one array, so a pass pays for one copy each way.
+    A view of a trained classifier, as LogitDecomposition is (its parameters, none added). The
+    per-token features come from sentiment.features.token_inputs, computed once per text in NumPy
+    rather than in some 50 small graph operators, and the results leave MXNet as one array, so a
+    pass pays for one copy each way.
     Input: packed (B, T, 2 + K): [token id | mask | the K per-token features, for a model that has them],
     so that a pass copies one array in. Output (B, N): [logits (C) | attention (T*T)], or with
     contributions=True [logits (C) | bias (C) | attention (T*T) | contributions (T*T*C)]; C counts
@@ -269,16 +270,11 @@ class ServedGraph(HybridBlock):
     """
 
     def __init__(self, classifier, contributions=False):
-        super().__init__()
-        hidden, out = classifier.classifier[0], classifier.classifier[2]
-        self.encoder, self.classifier, self.contributions = classifier.encoder, classifier.classifier, contributions
-        self.w1, self.b1, self.w2, self.b2 = hidden.weight, hidden.bias, out.weight, out.bias
-        shared = [self.w1, self.b1, self.w2, self.b2]
+        super().__init__(classifier)
+        self.classifier, self.contributions = classifier.classifier, contributions
         if "attention_scale" in self.encoder._reg_params:  # the encoder's own parameter, used here directly
             self.attention_scale = self.encoder._reg_params["attention_scale"]
-            shared.append(self.attention_scale)
-        self.params.update({p.name: p for p in shared})
-        self._sizes = hidden._units, out._units
+            self.params.update({self.attention_scale.name: self.attention_scale})
 
     def hybrid_forward(self, F, packed, w1, b1, w2, b2, attention_scale=None):
         tokens, mask = table_column(F, packed, 0), table_column(F, packed, 1)  # (B, T) each

@@ -224,7 +224,7 @@ class ServedForward:
         self.table = encoder.token_table.weight.data().asnumpy() if encoder.token_features else None
         self.clauses = encoder.clauses
         self.graphs = {}
-        for flag in (False, True):  # built now, so that the first request pays nothing
+        for flag in (False, True):  # one short sentence's graphs, built at load rather than at the first request
             self(np.zeros((1, 8), np.float32), np.ones((1, 8), np.float32), flag)
 
     def pack(self, tokens, mask):

@@ -157,19 +157,17 @@ def register_routes(app):
         p = predictor_or_503()
         texts, single, options = parse_request()
         max_chars = current_app.config["MAX_TEXT_CHARS"]
-        plans, clipped = [], []
-        for index, text in enumerate(texts):
+        read, plans = [text[:max_chars] for text in texts], []
+        for index, text in enumerate(read):
             try:
-                plans.append(documents.plan(text[:max_chars], p.tokenizer, current_app.config["MAX_SENTENCES"]))
+                plans.append(documents.plan(text, p.tokenizer, current_app.config["MAX_SENTENCES"]))
             except ValueError:
                 where = "text" if single else f"texts[{index}]"
                 raise ApiError(422, "unprocessable", f"{where} is empty or has no words") from None
-            clipped.append(len(text) > max_chars)
         metrics.BATCH_SIZE.observe(len(texts))
-        answers = documents.explain_plans(current_app.extensions["scorer"].explain_tokenized, plans, p.labels,
-                                          [t[:max_chars] for t in texts], options["attention"],
-                                          options["contributions"], options["top_pairs"])
-        for answer, was_clipped in zip(answers, clipped):
+        answers = documents.explain_plans(current_app.extensions["scorer"].explain_tokenized, plans, p.labels, read,
+                                          options["attention"], options["contributions"], options["top_pairs"])
+        for answer, was_clipped in zip(answers, (len(text) > max_chars for text in texts)):
             answer["truncated"] = answer["truncated"] or was_clipped
             metrics.count_cuts(answer, was_clipped)
         answers = [with_model(answer, p.version) for answer in answers]
