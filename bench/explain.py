@@ -38,7 +38,7 @@ WORDS = (1, 2, 3)
 
 def p_label(predictor, token_lists, label_ids):
     """p(label) for each token list (an emptied one is scored as a single unknown token)."""
-    tokenized = [(tokens or [predictor.vocab.unknown_token], False) for tokens in token_lists]
+    tokenized = [(tokens or [predictor.inputs.unknown_word], False) for tokens in token_lists]
     results = predictor.explain_tokenized(tokenized, attention=False)
     return np.array([r["probabilities"][predictor.labels[c]] for r, c in zip(results, label_ids)])
 
@@ -117,7 +117,7 @@ def erased(predictor, tokens, taken, labels, base):
 
 
 def evaluate(predictor, texts, seed=0):
-    tokens = [predictor.tokenize(text)[0] or [predictor.vocab.unknown_token] for text in texts]
+    tokens = [predictor.tokenize(text)[0] or [predictor.inputs.unknown_word] for text in texts]
     orders, word_orders, seconds, labels, base = rank(predictor, tokens, np.random.RandomState(seed))
     result = {}
     for ranking in RANKINGS:

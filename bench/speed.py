@@ -13,7 +13,10 @@
    training graph, the served graph, and the served graph with fixed shapes or oneDNN fusion; operator
    counts; every variant's answers against the training graph's.
 
+8. An encoder model (--encoder): bench/encoder_speed.py, beside PyTorch running the same encoder.
+
     python -m bench.speed [--quick] [--served] [--model models/default]
+    python -m bench.speed --encoder [--model models/default] [--reference-python .venv-reference/bin/python]
 """
 import sentiment  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 
@@ -313,7 +316,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="T=32,64 and batch 1,32 only")
     parser.add_argument("--model", default="models/default", help="bundle for the contributions cost")
     parser.add_argument("--served", action="store_true", help="only the served pass, lever by lever")
+    parser.add_argument("--encoder", action="store_true", help="only the encoder model's speed (bench/encoder_speed)")
+    parser.add_argument("--reference-python", default=".venv-reference/bin/python",
+                        help="the reference venv's python (bench/encoder_reference.py)")
     args = parser.parse_args()
+    if args.encoder:
+        from bench.encoder_speed import encoder_speed
+
+        results = encoder_speed({"threads": os.environ.get("OMP_NUM_THREADS")}, args.model, args.reference_python)
+        Path("bench/results").mkdir(parents=True, exist_ok=True)
+        Path("bench/results/speed-encoder.json").write_text(json.dumps(results, indent=2) + "\n")
+        return
     if args.served:
         results = {"threads": os.environ.get("OMP_NUM_THREADS")}
         served_pass(results, args.model)

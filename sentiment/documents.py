@@ -59,16 +59,18 @@ _WORDS = re.compile(r"\S+")
 
 
 def _pieces(text, span, tokenizer):
-    """Consecutive spans of whole words of a sentence too long for the model, each within its max_len."""
-    pieces, start, end, count = [], None, None, 0
+    """Consecutive spans of whole words of a sentence too long for the model, each within its limits."""
+    pieces, start, end, count = [], None, None, None
+    limits = tokenizer.limits
     for word in _WORDS.finditer(text, span.start, span.end):
-        size = len(tokenizer.split(word.group()))  # a word's tokens do not depend on its neighbours
-        if start is not None and count + size > tokenizer.max_len:
+        size = tokenizer.measure(word.group())  # a word's tokens do not depend on its neighbours
+        grown = size if count is None else tuple(c + s for c, s in zip(count, size))
+        if start is not None and any(g > limit for g, limit in zip(grown, limits)):
             pieces.append(Span(start, end))
-            start, count = None, 0
+            start, grown = None, size
         if start is None:
             start = word.start()
-        end, count = word.end(), count + size
+        end, count = word.end(), grown
     pieces.append(Span(start, end))
     return pieces
 

@@ -51,6 +51,20 @@ def token_table(idx_to_token, lexicon, clauses=False):
     return table
 
 
+def is_negator(word):
+    """A negator as the GloVe tokenizer writes it ("n't", "not"), or as a whole word ("don't", "dont")."""
+    return word in NEGATORS or word.endswith("n't") or word.replace("'", "") in NEGATORS
+
+
+def word_rows(words, lexicon, clauses=False):
+    """(T, 3 or 5) float32: token_table's rows for words read from their text (a model with no word vocabulary)."""
+    rows = np.zeros((len(words), len(token_columns(clauses))), dtype=np.float32)
+    for index, word in enumerate(words):
+        row = (lexicon.get(word, 0.0), is_negator(word), is_breaker(word))
+        rows[index] = row + ((word in CONTRAST, word in CONCESSION) if clauses else ())
+    return rows
+
+
 def token_inputs(ids, table, clauses, window=NEGATION_WINDOW):
     """(B, T) token ids (padding included) -> (B, T, K) float32 per-token features, K = 3 or 5 with clauses:
     [valence, in a negation scope, valence signed by the scope (, overridden, valence * overridden)].
@@ -59,7 +73,11 @@ def token_inputs(ids, table, clauses, window=NEGATION_WINDOW):
     text from the constant table instead (tests/test_serving.py checks they agree), so the served
     graph does without some 50 small operators.
     """
-    rows = table[ids]                                                    # (B, T, C)
+    return row_inputs(table[ids], clauses, window)
+
+
+def row_inputs(rows, clauses, window=NEGATION_WINDOW):
+    """(B, T, C) per-token table rows (padding: zeros) -> (B, T, K) per-token features, as token_inputs."""
     valence, negator, breaker = rows[..., 0], rows[..., 1], rows[..., 2]
     open_ = 1 - breaker
     scope = np.zeros_like(negator)
@@ -78,7 +96,7 @@ def token_inputs(ids, table, clauses, window=NEGATION_WINDOW):
         if concession.any():
             closed = np.cumsum(breaker, axis=1)                          # breakers at or before t
             for b, t in zip(*np.nonzero(concession)):                    # an opener reaches to its clause's end
-                conceded[b] += (np.arange(ids.shape[1]) > t) & (closed[b] == closed[b, t])
+                conceded[b] += (np.arange(rows.shape[1]) > t) & (closed[b] == closed[b, t])
             conceded = np.minimum(conceded, 1) * open_
         overridden = np.minimum(later_contrast + conceded, 1)
         columns += [overridden, valence * overridden]

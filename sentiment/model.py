@@ -33,6 +33,8 @@ Options that keep this structure (all off = the article's configuration):
 from mxnet import init
 from mxnet.gluon import HybridBlock, nn
 
+from .transformer import PieceWords
+
 NEGATION_WINDOW = 3
 TOKEN_FEATURES = ("valence", "negator", "breaker")  # columns of the constant per-token table
 CLAUSE_FEATURES = ("contrast", "concession")  # two more columns with clauses=True
@@ -83,6 +85,7 @@ class RelationAttentionEncoder(HybridBlock):
     Inputs: tokens (B, T) int ids; mask (B, T) float, 1 for real tokens, 0 for padding.
     Outputs: sentence (B, H); attention (B, T, T); features g(i, j) (B, T, T, H), computed anyway
     and returned for the exact decomposition of the logits (a caller that drops them costs nothing).
+    vocab_size=None: no embedding of its own; the word vectors come from outside (WordVectorRelationEncoder).
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.0, positions=0, attention_scale=None,
@@ -92,10 +95,11 @@ class RelationAttentionEncoder(HybridBlock):
         # [x; valence; scope; signed valence] (+ [overridden; valence * overridden] with clauses)
         in_units = embed_size + ((5 if clauses else 3) if token_features else 0)
         with self.name_scope():
-            # Row-sparse gradient: Adam updates only the rows a batch uses (training 1.2-1.7x faster).
-            self.embedding = nn.Embedding(vocab_size, embed_size, sparse_grad=True)
+            if vocab_size is not None:
+                # Row-sparse gradient: Adam updates only the rows a batch uses (training 1.2-1.7x faster).
+                self.embedding = nn.Embedding(vocab_size, embed_size, sparse_grad=True)
             self.dropout = nn.Dropout(dropout)
-            if token_features:  # constant: filled from the lexicon at training, saved with the weights
+            if token_features and vocab_size is not None:  # constant: from the lexicon at training, saved
                 self.token_table = nn.Embedding(vocab_size, len(token_columns(clauses)), weight_initializer="zeros")
                 self.token_table.weight.grad_req = "null"
             if negation:  # N = I + negate, with negate starting at zero
@@ -141,7 +145,11 @@ class RelationAttentionEncoder(HybridBlock):
     def precomputed_inputs(self, F, tokens, features):
         """(B, T) ids and the (B, T, K) per-token features computed outside the graph
         (sentiment.features.token_inputs: the same numbers as token_inputs) -> (B, T, E') pair-network inputs."""
-        x = self.dropout(self.embedding(tokens))                          # (B, T, E)
+        return self.with_features(F, self.embedding(tokens), features)
+
+    def with_features(self, F, x, features):
+        """(B, T, E) word vectors and (B, T, K) precomputed per-token features -> (B, T, E') pair-network inputs."""
+        x = self.dropout(x)
         if not self.token_features:
             return x
         if self.negation:
@@ -151,9 +159,9 @@ class RelationAttentionEncoder(HybridBlock):
 
     def hybrid_forward(self, F, tokens, mask, attention_scale=None):
         x, _ = self.token_inputs(F, tokens)                               # (B, T, E')
-        return self.relate(F, x, tokens, mask, attention_scale)
+        return self.relate(F, x, mask, attention_scale)
 
-    def relate(self, F, x, tokens, mask, attention_scale=None):
+    def relate(self, F, x, mask, attention_scale=None):
         """(B, T, E') pair-network inputs -> (sentence (B, H), attention (B, T, T), features (B, T, T, H))."""
         first = self.pair_first(x).expand_dims(axis=2)                    # (B, T, 1, H)
         second = self.pair_second(x).expand_dims(axis=1)                  # (B, 1, T, H)
@@ -161,7 +169,7 @@ class RelationAttentionEncoder(HybridBlock):
         scores = F.broadcast_add(self.score_first(x),                     # (B, T, 1)
                                  F.transpose(self.score_second(x), axes=(0, 2, 1)))  # (B, 1, T)
         if self.positions:
-            position = F.contrib.arange_like(tokens, axis=1)              # (T,)
+            position = F.contrib.arange_like(mask, axis=1)                # (T,)
             offset = F.broadcast_sub(position.expand_dims(axis=0), position.expand_dims(axis=1))  # (T, T): j - i
             offset = F.clip(offset, -self.positions, self.positions) + self.positions
             pre = F.broadcast_add(pre, self.offset_pair(offset).expand_dims(axis=0))          # + (1, T, T, H)
@@ -203,12 +211,7 @@ class RelationAttentionClassifier(HybridBlock):
 
     def hybrid_forward(self, F, tokens, mask):
         sentence, attention, _ = self.encoder(tokens, mask)
-        out = self.classifier(sentence)                                   # (B, C) or (B, C + 1)
-        if not self.rating_head:
-            return out, attention
-        logits = F.slice_axis(out, axis=1, begin=0, end=self.num_classes)
-        rating = F.slice_axis(out, axis=1, begin=self.num_classes, end=None).reshape((-1,))
-        return logits, attention, rating
+        return split_outputs(F, self, self.classifier(sentence), attention)  # out: (B, C) or (B, C + 1)
 
 
 class LogitDecomposition(HybridBlock):
@@ -280,9 +283,94 @@ class ServedGraph(LogitDecomposition):
         tokens, mask = table_column(F, packed, 0), table_column(F, packed, 1)  # (B, T) each
         features = F.slice_axis(packed, axis=2, begin=2, end=None) if self.encoder.token_features else None
         x = self.encoder.precomputed_inputs(F, tokens, features)         # (B, T, E')
-        sentence, attention, pair_features = self.encoder.relate(F, x, tokens, mask, attention_scale)
-        flat_attention = attention.reshape((0, -1))                      # (B, T*T)
-        if not self.contributions:
-            return F.concat(self.classifier(sentence), flat_attention, dim=1)
-        logits, contributions, bias = decompose(F, sentence, attention, pair_features, w1, b1, w2, b2, self._sizes)
-        return F.concat(logits, bias, flat_attention, contributions.reshape((0, -1)), dim=1)
+        sentence, attention, pair_features = self.encoder.relate(F, x, mask, attention_scale)
+        return served_outputs(F, self, sentence, attention, pair_features, w1, b1, w2, b2)
+
+
+def served_outputs(F, graph, sentence, attention, pair_features, w1, b1, w2, b2):
+    """A served graph's one output (B, N): [logits | attention], or with graph.contributions
+    [logits | bias | attention | contributions], each flattened (ServedGraph's docstring)."""
+    flat_attention = attention.reshape((0, -1))                          # (B, T*T)
+    if not graph.contributions:
+        return F.concat(graph.classifier(sentence), flat_attention, dim=1)
+    logits, contributions, bias = decompose(F, sentence, attention, pair_features, w1, b1, w2, b2, graph._sizes)
+    return F.concat(logits, bias, flat_attention, contributions.reshape((0, -1)), dim=1)
+
+
+class WordVectorRelationEncoder(RelationAttentionEncoder):
+    """The relation network over word vectors made outside it (a pretrained encoder's: sentiment.transformer).
+
+    Inputs: words (B, T, E) word vectors; packed (B, T, 1 + K): [mask | the K per-token features of
+    sentiment.features.token_inputs, for a model that has them]. Outputs as RelationAttentionEncoder's.
+    relation=False is the ablation without the relation network: the pooled vector is the mean over the
+    words of relu(W1a x_i + b1), so the attention is 1/n on the diagonal and the contributions are per word.
+    """
+
+    def __init__(self, embed_size, hidden_size, dropout=0.0, relation=True, **options):
+        super().__init__(None, embed_size, hidden_size, dropout, **options)
+        self.relation = relation
+
+    def hybrid_forward(self, F, words, packed, attention_scale=None):
+        mask = table_column(F, packed, 0)                                 # (B, T)
+        features = F.slice_axis(packed, axis=2, begin=1, end=None) if self.token_features else None
+        x = self.with_features(F, words, features)                        # (B, T, E')
+        if self.relation:
+            return self.relate(F, x, mask, attention_scale)
+        position = F.contrib.arange_like(mask, axis=1)                    # (T,)
+        diagonal = F.broadcast_equal(position.expand_dims(axis=1), position.expand_dims(axis=0))  # (T, T)
+        attention = F.broadcast_mul(diagonal.expand_dims(axis=0), F.broadcast_div(mask, F.sum(mask, axis=1,
+                                    keepdims=True)).expand_dims(axis=2))   # (B, T, T): 1/n at (i, i)
+        word_features = F.Activation(self.pair_first(x), act_type="relu")  # (B, T, H)
+        pair_features = F.broadcast_mul(word_features.expand_dims(axis=2),
+                                        diagonal.expand_dims(axis=0).expand_dims(axis=3))  # (B, T, T, H)
+        sentence = F.batch_dot(pair_features.reshape((0, -3, -2)), attention.reshape((0, -1, 1)), transpose_a=True)
+        return sentence.reshape((0, -1)), attention, pair_features
+
+
+class EncoderRelationClassifier(HybridBlock):
+    """The relation-network classifier on a pretrained encoder's word vectors.
+
+    forward(pieces (B, P), valid (B,), pool (B, T, P), packed (B, T, 1 + K)) -> (logits (B, C),
+    attention (B, T, T)[, rating (B,)]): sentiment.transformer.PieceWords makes the word vectors, then
+    the same relation network, classifier and rating head as RelationAttentionClassifier's run on them.
+    """
+
+    def __init__(self, sizes, num_classes, hidden_size=64, classifier_size=128, dropout=0.0, rating_head=False,
+                 encoder_dropout=0.1, relation=True, **encoder_options):
+        super().__init__()
+        self.num_classes, self.rating_head = num_classes, rating_head
+        with self.name_scope():
+            self.words = PieceWords(sizes, encoder_dropout)
+            self.encoder = WordVectorRelationEncoder(sizes["units"], hidden_size, dropout, relation, **encoder_options)
+            self.classifier = nn.HybridSequential()
+            self.classifier.add(nn.Dense(classifier_size, activation="relu", in_units=hidden_size),
+                                nn.Dropout(dropout), nn.Dense(num_classes + rating_head, in_units=classifier_size))
+
+    def hybrid_forward(self, F, pieces, valid, pool, packed):
+        sentence, attention, _ = self.encoder(self.words(pieces, valid, pool), packed)
+        return split_outputs(F, self, self.classifier(sentence), attention)
+
+
+def split_outputs(F, model, out, attention):
+    """(logits, attention) or, with a rating head, (logits, attention, rating (B,)) from the last layer's (B, C[+1])."""
+    if not model.rating_head:
+        return out, attention
+    logits = F.slice_axis(out, axis=1, begin=0, end=model.num_classes)
+    rating = F.slice_axis(out, axis=1, begin=model.num_classes, end=None).reshape((-1,))
+    return logits, attention, rating
+
+
+class ServedEncoderGraph(LogitDecomposition):
+    """The served pass of an EncoderRelationClassifier: its inputs, ServedGraph's one output.
+
+    A view of the trained classifier (its parameters, none added).
+    """
+
+    def __init__(self, classifier, contributions=False):
+        super().__init__(classifier)
+        self.words = classifier.words
+        self.classifier, self.contributions = classifier.classifier, contributions
+
+    def hybrid_forward(self, F, pieces, valid, pool, packed, w1, b1, w2, b2):
+        sentence, attention, pair_features = self.encoder(self.words(pieces, valid, pool), packed)
+        return served_outputs(F, self, sentence, attention, pair_features, w1, b1, w2, b2)

@@ -1,4 +1,5 @@
 """Load a bundle once, then score texts: the one prediction path shared by the CLI, the service and the scorer."""
+import json
 import threading
 import warnings
 
@@ -7,16 +8,21 @@ import mxnet as mx
 import numpy as np
 
 from . import bundle, documents
-from .batching import length_chunks, pad_batch
+from .batching import length_chunks
 from .device import describe, resolve_device
 from .features import token_inputs
-from .model import LogitDecomposition, RelationAttentionClassifier, ServedGraph
+from .inputs import PieceInputs, VocabularyInputs
+from .model import (EncoderRelationClassifier, LogitDecomposition, RelationAttentionClassifier, ServedEncoderGraph,
+                    ServedGraph)
 from .tokenizer import Tokenizer
-from .vocabulary import token_ids
+from .wordpiece import WordPieceTokenizer
 
 # Padded pairs (B*T*T) per forward pass: bounds memory (the pair grid grows with T^2), and at 32k pairs
 # (16 MB per H=128 tensor) the pair tensors stay in cache: bench/speed measured this fastest.
 MAX_PAIRS = 1 << 15
+# An encoder model's pair grid is narrower (H=64) and its passes gain from larger batches: up to 32 sentences of
+# 64 words go in one pass.
+ENCODER_MAX_PAIRS = 1 << 17
 # Passes of at most this many padded pairs run in fixed-shape graphs, one per shape (bench/speed: 16% less
 # time for one sentence); each holds its buffers, about 3 MB at this size.
 STATIC_PAIRS = 2048
@@ -28,26 +34,27 @@ class Predictor:
     predict / predict_proba as in scikit-learn; explain adds tokens, truncation and the attention matrix.
     """
 
-    def __init__(self, model, vocab, tokenizer, labels, ctx, version, config, metrics, max_pairs=MAX_PAIRS):
-        self.model, self.vocab, self.tokenizer, self.labels = model, vocab, tokenizer, list(labels)
+    def __init__(self, model, inputs, tokenizer, labels, ctx, version, config, metrics, max_pairs=None):
+        """inputs: sentiment.inputs.VocabularyInputs or PieceInputs, as the model's word encoder wants."""
+        self.model, self.inputs, self.tokenizer, self.labels = model, inputs, tokenizer, list(labels)
         self.ctx, self.version, self.config, self.metrics = ctx, version, config, metrics
-        self.max_pairs = max_pairs
+        self.max_pairs = max_pairs or (ENCODER_MAX_PAIRS if is_encoder_model(config) else MAX_PAIRS)
         # Calibration: logits are divided by the temperature fitted on dev (1.0 for bundles without one).
         self.temperature = float(config.get("temperature", 1.0))
-        self._pad_id, self._unknown_id = vocab[vocab.padding_token], vocab[vocab.unknown_token]
-        self.forward = ServedForward(model, ctx)  # GraphForward(model, ctx) gives the same numbers, slower
+        self.vocab = getattr(inputs, "vocab", None)  # a GloVe model's word vocabulary
+        # GraphForward(model, ctx) gives the same numbers as ServedForward, slower.
+        self.forward = EncoderForward(model, ctx) if is_encoder_model(config) else ServedForward(model, ctx)
         self._lock = threading.Lock()  # one forward pass at a time: CachedOp state is not thread-safe
 
     @classmethod
     def load(cls, path, device=None):
         """Verify and load a bundle; device is 'cpu', 'gpu', 'gpu:N' or None (GPU if present)."""
         ctx = resolve_device(device)
-        manifest, config, metrics, vocab_json, weights = bundle.read(path)
-        vocab = nlp.Vocab.from_json(vocab_json)
-        model = build_model(config, len(vocab))
-        model.load_parameters(weights, ctx=ctx)
-        return cls(model, vocab, Tokenizer.from_dict(config["tokenizer"]), config["labels"], ctx,
-                   manifest["version"], config, metrics)
+        loaded = bundle.read(path, needs=needed_files)
+        config = loaded.config
+        tokenizer, inputs, model = model_parts(config, loaded.files, loaded.vocab_json)
+        model.load_parameters(loaded.weights, ctx=ctx)
+        return cls(model, inputs, tokenizer, config["labels"], ctx, loaded.manifest["version"], config, loaded.metrics)
 
     @property
     def device(self):
@@ -139,10 +146,10 @@ class Predictor:
         results = [None] * len(tokenized)
         lengths = [len(tokens) for tokens, _ in tokenized]
         for chunk in length_chunks(lengths, self.max_pairs):
-            ids = [token_ids(self.vocab, tokenized[i][0]) for i in chunk]
-            tokens, mask = pad_batch(ids, self._pad_id)
+            ids = [self.inputs.encode(tokenized[i][0]) for i in chunk]
+            arrays = self.inputs.arrays(ids)
             with self._lock:
-                logits, att, shares, bias = self.forward(tokens, mask, contributions)
+                logits, att, shares, bias = self.forward(*arrays, contributions)
             classes = len(self.labels)
             rating = logits[:, classes] if self.model.rating_head else None
             probs = np.exp(log_softmax(logits[:, :classes] / self.temperature))
@@ -152,7 +159,7 @@ class Predictor:
                 toks, truncated = tokenized[i]
                 n = len(toks)
                 result = {"tokens": toks, "truncated": truncated, "probabilities_array": probs[row],
-                          "unknown_tokens": [t for t, k in zip(toks, ids[row]) if k == self._unknown_id]}
+                          "unknown_tokens": self.inputs.unknown(toks, ids[row])}
                 if rating is not None:  # the regression head's reading, clipped to [-1, 1]
                     result["score"] = float(np.clip(rating[row], -1.0, 1.0))
                 if attention or contributions:
@@ -261,12 +268,39 @@ class ServedForward:
         inputs = (mx.nd.from_numpy(np.ascontiguousarray(packed), zero_copy=True) if self.ctx == mx.cpu()
                   else mx.nd.array(packed, ctx=self.ctx))
         out = self.graph(contributions, inputs, static)(inputs).asnumpy()[:batch]
-        c, pairs = self.outputs, length * length
-        if not contributions:
-            return out[:, :c], out[:, c:c + pairs].reshape(batch, length, length), None, None
-        attention = out[:, 2 * c:2 * c + pairs].reshape(batch, length, length)
-        shares = out[:, 2 * c + pairs:].reshape(batch, length, length, c)
-        return out[:, :c], attention, shares, out[:, c:2 * c]
+        return unpack(out, self.outputs, length, contributions)
+
+
+def unpack(out, outputs, length, contributions):
+    """A served graph's (B, N) output -> (logits (B, C), attention (B, T, T), shares (B, T, T, C) or None,
+    bias (B, C) or None), C = outputs."""
+    batch, c, pairs = out.shape[0], outputs, length * length
+    if not contributions:
+        return out[:, :c], out[:, c:c + pairs].reshape(batch, length, length), None, None
+    attention = out[:, 2 * c:2 * c + pairs].reshape(batch, length, length)
+    shares = out[:, 2 * c + pairs:].reshape(batch, length, length, c)
+    return out[:, :c], attention, shares, out[:, c:2 * c]
+
+
+class EncoderForward:
+    """The serving pass of an encoder model (model.ServedEncoderGraph): same answers and layout as ServedForward.
+
+    forward(pieces, valid, pool, packed, contributions) with sentiment.inputs.PieceInputs' arrays.
+    """
+
+    def __init__(self, model, ctx):
+        self.model, self.ctx = model, ctx
+        self.outputs = model.num_classes + model.rating_head
+        self.graphs = {}
+        for flag in (False, True):
+            graph = ServedEncoderGraph(model, contributions=flag)
+            graph.hybridize(static_alloc=True)
+            self.graphs[flag] = graph
+
+    def __call__(self, pieces, valid, pool, packed, contributions):
+        inputs = [mx.nd.array(a, ctx=self.ctx) for a in (pieces, valid, pool, packed)]
+        out = self.graphs[contributions](*inputs).asnumpy()
+        return unpack(out, self.outputs, pool.shape[1], contributions)
 
 
 # Structure options a bundle may record; a bundle without them is the article's configuration.
@@ -274,11 +308,47 @@ ENCODER_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": Fa
                    "clauses": False}
 
 
-def build_model(config, vocab_size):
+def is_encoder_model(config):
+    """Whether a bundle's word vectors come from a pretrained encoder (else from its GloVe vocabulary)."""
+    return config["model"].get("encoder", "glove") != "glove"
+
+
+def build_model(config, vocab_size=None):
     """A fresh, uninitialised classifier with the sizes and options recorded in `config`."""
     sizes = config["model"]
     options = {name: sizes.get(name, default) for name, default in ENCODER_OPTIONS.items()}
-    return RelationAttentionClassifier(vocab_size, len(config["labels"]), embed_size=sizes["embed_size"],
-                                       hidden_size=sizes["hidden_size"], classifier_size=sizes["classifier_size"],
-                                       dropout=sizes.get("dropout", 0.0), rating_head=sizes.get("rating_head", False),
-                                       **options)
+    common = dict(hidden_size=sizes["hidden_size"], classifier_size=sizes["classifier_size"],
+                  dropout=sizes.get("dropout", 0.0), rating_head=sizes.get("rating_head", False), **options)
+    if is_encoder_model(config):
+        return EncoderRelationClassifier(sizes["encoder_sizes"], len(config["labels"]),
+                                         encoder_dropout=sizes.get("encoder_dropout", 0.0),
+                                         relation=sizes.get("relation", True), **common)
+    return RelationAttentionClassifier(vocab_size, len(config["labels"]), embed_size=sizes["embed_size"], **common)
+
+
+def model_parts(config, files, vocab_json=None):
+    """(tokenizer, inputs, uninitialised model) for a bundle's config; files: {name: path} of its extra files."""
+    if is_encoder_model(config):
+        tokenizer = WordPieceTokenizer.from_dict(config["tokenizer"], files[PIECE_VOCAB])
+        lexicon = read_json(files[LEXICON]) if config["model"].get("token_features") else None
+        inputs = PieceInputs(tokenizer, lexicon, config["model"].get("clauses", False),
+                             config["model"].get("word_pooling", "mean"))
+        return tokenizer, inputs, build_model(config)
+    vocab = nlp.Vocab.from_json(vocab_json)
+    return Tokenizer.from_dict(config["tokenizer"]), VocabularyInputs(vocab), build_model(config, len(vocab))
+
+
+# The extra files of an encoder model's bundle.
+PIECE_VOCAB, LEXICON = "wordpiece_vocab.txt", "lexicon.json"
+
+
+def needed_files(config):
+    """The files a model needs in its bundle besides weights, config and metrics."""
+    if not is_encoder_model(config):
+        return ("vocab.json",)
+    return (PIECE_VOCAB, LEXICON) if config["model"].get("token_features") else (PIECE_VOCAB,)
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

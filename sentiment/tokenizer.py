@@ -78,6 +78,15 @@ class Tokenizer:
         tokens = self.split(text)
         return tokens[: self.max_len], len(tokens) > self.max_len
 
+    @property
+    def limits(self):
+        """What a sentence may hold: tokens (sentiment.documents reads a longer one in parts)."""
+        return (self.max_len,)
+
+    def measure(self, text):
+        """(tokens,) of a text, counted against `limits`."""
+        return (len(self.split(text)),)
+
     def to_dict(self):
         return asdict(self)
 

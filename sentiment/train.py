@@ -1,13 +1,18 @@
 """Training: length-bucketed batches, Adam, early stopping on dev accuracy, calibration, an atomic bundle at the end.
 
-`fit` runs five named steps: prepare the data and vocabulary, build and initialise the
-model, run the epochs, average and calibrate, write the bundle.
+`fit` runs five named steps: prepare the data and the word encoder's inputs, build and initialise
+the model, run the epochs, average and calibrate, write the bundle. An encoder model
+(encoder="minilm") fine-tunes the pretrained encoder end to end beside the relation network:
+its own learning rate, linear warm-up and decay, gradient clipping.
 """
 import collections
+import json
 import random
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import gluonnlp as nlp
 import mxnet as mx
@@ -19,14 +24,19 @@ from tqdm import tqdm
 from . import bundle
 from . import data as datasets
 from .augment import FLIP, negation_counterfactuals
-from .batching import pad_batch
 from .device import describe, resolve_device
 from .embeddings import embedding_matrix, load_glove
 from .evaluation import expected_calibration_error, fit_temperature
 from .features import lexicon_for, token_table
-from .predictor import build_model, log_softmax
+from .inputs import PieceInputs, VocabularyInputs
+from .predictor import LEXICON, PIECE_VOCAB, build_model, log_softmax
+from .pretrained import encoder_dir, prepare_encoder
 from .tokenizer import Tokenizer
-from .vocabulary import build_vocab, token_ids
+from .transformer import config_from_file, load_safetensors
+from .vocabulary import build_vocab
+from .wordpiece import WordPieceTokenizer
+
+ENCODERS = ("minilm", "glove")
 
 ARCHITECTURE = "relation-network self-attention (Kim 2018)"
 
@@ -36,20 +46,32 @@ class TrainConfig:
     data: list = field(default_factory=lambda: datasets.split_files("train"))  # files or directories
     dev: list = None  # None: our dev files with our data, else a stratified part held out of `data`
     out: str = "models/default"
-    epochs: int = 10  # the default data's best epochs are 6 to 9; 10 keeps training under 6 minutes on 2 cores
-    batch_size: int = 64
-    lr: float = 1e-3
+    # Where the word vectors come from: "minilm", the pretrained encoder fine-tuned end to end (the accurate
+    # model), or "glove", GloVe 6B 50d word embeddings (the fast model).
+    encoder: str = "minilm"
+    encoder_path: str = None  # the encoder's files (model.safetensors, vocab.txt, config.json); None: data/minilm
+    epochs: int = None  # None: 10 for GloVe (its best epochs are 6 to 9), 2 for the encoder (bench/README.md)
+    batch_size: int = None  # None: 64 for GloVe, 32 for the encoder
+    lr: float = 1e-3  # the relation network's (and GloVe's embeddings') learning rate
+    encoder_lr: float = 5e-5  # the pretrained encoder's
+    warmup: float = 0.1  # encoder models: share of the steps with a linear warm-up, then a linear decay to 0
+    clip: float = 1.0  # encoder models: the global gradient norm is clipped to this
+    freeze_layers: int = 0  # encoder models: the embeddings and this many lower layers stay as pretrained
+    word_pooling: str = "mean"  # encoder models: a word's vector is the "mean" of its pieces' states or its "first"
+    encoder_dropout: float = 0.1  # encoder models: dropout inside the encoder, as it was pretrained
+    max_pieces: int = 128  # encoder models: pieces per sentence (a longer one is read in parts)
+    relation: bool = True  # encoder models: False replaces the pair network by a mean over words (an ablation)
     max_len: int = 64
     seed: int = 0
     device: str = None
-    embeddings: str = "glove"  # or "random"
+    embeddings: str = "glove"  # GloVe models: "glove" or "random"
     glove_vocab: int = 50000  # most frequent GloVe words added to the vocabulary, for words unseen in training
     freeze_embeddings: bool = False
     embedding_lr_mult: float = 1.0  # the embeddings learn at lr * this (GloVe's geometry kept for rare words)
     embed_size: int = 50
     hidden_size: int = 64  # 128 measured no better on dev here and 1.9x slower to train
     classifier_size: int = 128
-    dropout: float = 0.5
+    dropout: float = None  # None: 0.5 for GloVe, 0.1 for the encoder (on the word vectors and the classifier)
     weight_decay: float = 0.0
     patience: int = 3
     average_best: int = 3  # average the weights of the best epochs when that scores at least as well on dev
@@ -82,12 +104,18 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        glove = self.encoder == "glove"
+        self.epochs = (10 if glove else 2) if self.epochs is None else self.epochs
+        self.batch_size = (64 if glove else 32) if self.batch_size is None else self.batch_size
+        self.dropout = (0.5 if glove else 0.1) if self.dropout is None else self.dropout
         self.data = datasets.expand_paths(self.data)
         if self.rating_field is None:
             self.rating_field = "rating" if self.uses_default_data else ""
         self.dev = None if self.dev is None else datasets.expand_paths(self.dev)
         for name in ("epochs", "batch_size", "max_len", "embed_size", "hidden_size", "classifier_size", "min_freq",
-                     "average_best"):
+                     "average_best", "max_pieces"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -117,7 +145,16 @@ class TrainConfig:
             raise ValueError("augment_negation needs lexicon=True (it finds the words that carry the label there)")
         if self.embeddings not in ("glove", "random"):
             raise ValueError(f"embeddings must be 'glove' or 'random', got {self.embeddings!r}")
-        if self.embeddings == "glove" and self.embed_size != 50:
+        if not 0 <= self.warmup < 1 or not self.clip > 0 or not self.encoder_lr > 0:
+            raise ValueError(f"warmup must be in [0, 1), clip and encoder_lr positive, got {self.warmup!r}, "
+                             f"{self.clip!r} and {self.encoder_lr!r}")
+        if not isinstance(self.freeze_layers, int) or self.freeze_layers < 0:
+            raise ValueError(f"freeze_layers must be a non-negative integer, got {self.freeze_layers!r}")
+        if self.word_pooling not in ("mean", "first"):
+            raise ValueError(f"word_pooling must be 'mean' or 'first', got {self.word_pooling!r}")
+        if not glove and self.embeddings != "glove":
+            raise ValueError(f"embeddings={self.embeddings!r} is for encoder='glove' (the encoder makes its own vectors)")
+        if glove and self.embeddings == "glove" and self.embed_size != 50:
             raise ValueError(f"embed_size must be 50 with GloVe 6B 50d embeddings, got {self.embed_size}")
 
     @property
@@ -125,7 +162,7 @@ class TrainConfig:
         return self.data == datasets.split_files("train")
 
 
-Prepared = collections.namedtuple("Prepared", "tokenizer labels vocab train_ids train_targets train_weights "
+Prepared = collections.namedtuple("Prepared", "tokenizer inputs labels vocab lexicon train_ids train_targets train_weights "
                                               "train_ratings has_ratings dev_sets initial_weights glove_found sources")
 
 
@@ -138,8 +175,8 @@ def seed_everything(seed):
 def predict_logits(model, batches, ctx):
     """(N, C) logits and (N,) labels over fixed evaluation batches."""
     logits, labels = [], []
-    for tokens, mask, y in batches:
-        logits.append(model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))[0].asnumpy())
+    for arrays, y in batches:
+        logits.append(model(*(mx.nd.array(a, ctx=ctx) for a in arrays))[0].asnumpy())
         labels.append(y)
     return np.concatenate(logits), np.concatenate(labels)
 
@@ -197,20 +234,20 @@ def set_params(params, values):
         p.set_data(values[name])
 
 
-def make_batches(id_lists, labels, pad_id, batch_size):
-    """Fixed, length-sorted evaluation batches."""
-    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+def make_batches(encoded, labels, inputs, batch_size):
+    """Fixed, length-sorted evaluation batches: (the model's input arrays, labels)."""
+    order = sorted(range(len(encoded)), key=lambda i: inputs.length(encoded[i]))
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        tokens, mask = pad_batch([id_lists[i] for i in chunk], pad_id)
-        yield tokens, mask, np.array([labels[i] for i in chunk])
+        yield inputs.arrays([encoded[i] for i in chunk]), np.array([labels[i] for i in chunk])
 
 
-def evaluation_batches(labelled, tokenizer, vocab, labels):
-    """Fixed evaluation batches of a Labelled set, tokenized as in training (a text without tokens reads <unk>)."""
+def evaluation_batches(labelled, tokenizer, inputs, labels, batch_size=256):
+    """Fixed evaluation batches of a Labelled set, tokenized as in training (a text without words reads as
+    the unknown word)."""
     label_index = {label: i for i, label in enumerate(labels)}
-    ids = [token_ids(vocab, tokenizer(t)[0]) or [vocab[vocab.unknown_token]] for t in labelled.texts]
-    return list(make_batches(ids, [label_index[n] for n in labelled.labels], vocab[vocab.padding_token], 256))
+    encoded = [inputs.encode(tokenizer(t)[0] or [inputs.unknown_word]) for t in labelled.texts]
+    return list(make_batches(encoded, [label_index[n] for n in labelled.labels], inputs, batch_size))
 
 
 def mean_dev_accuracy(model, dev_sets, ctx, metric="accuracy"):
@@ -275,13 +312,23 @@ def prepare_data(config, log):
             f"(stratified, seed {config.seed}): {sum(len(d.texts) for _, d, _ in dev_sources)} rows")
     else:
         dev_sources = read_sources(dev_paths, config, log, labels=set(labels))
-    tokenizer = Tokenizer(max_len=config.max_len, emoticons=config.emoticons, drop_mentions=config.drop_mentions)
+    if config.encoder == "glove":
+        tokenizer = Tokenizer(max_len=config.max_len, emoticons=config.emoticons, drop_mentions=config.drop_mentions)
+    else:
+        folder = config.encoder_path or prepare_encoder(report=log)
+        tokenizer = WordPieceTokenizer(vocab_file=str(Path(folder) / "vocab.txt"), max_len=config.max_len,
+                                       max_pieces=config.max_pieces, drop_mentions=config.drop_mentions)
     texts = [t for _, labelled, _ in train_sources for t in labelled.texts]
     train_tokens = [tokenizer(t)[0] for t in texts]
-    glove = load_glove() if config.embeddings == "glove" else None
+    glove = load_glove() if config.encoder == "glove" and config.embeddings == "glove" else None
     lexicon = lexicon_for(tokenizer, datasets.read_lexicon()) if config.lexicon else {}
     extra = list(glove[0][: config.glove_vocab]) if glove else []
-    vocab = build_vocab(train_tokens, config.min_freq, extra + sorted(lexicon))
+    if config.encoder == "glove":
+        vocab = build_vocab(train_tokens, config.min_freq, extra + sorted(lexicon))
+        inputs = VocabularyInputs(vocab)
+    else:
+        vocab, inputs = None, PieceInputs(tokenizer, lexicon if config.lexicon else None, config.clauses,
+                                          config.word_pooling)
     label_index = {label: i for i, label in enumerate(labels)}
     row_labels = [label for _, labelled, _ in train_sources for label in labelled.labels]
     confidences = [c for _, labelled, _ in train_sources for c in labelled.confidences]
@@ -294,25 +341,24 @@ def prepare_data(config, log):
         log(f"no negation counterfactuals: they need the labels {sorted(FLIP)}, the data has {labels}")
     elif config.augment_negation:
         add_counterfactuals(train_tokens, row_labels, confidences, ratings, source_of, lexicon, log)
-    ids = [token_ids(vocab, tokens) for tokens in train_tokens]
+    ids = [inputs.encode(tokens) for tokens in train_tokens]
     y = [label_index[label] for label in row_labels]
-    keep = [i for i, row in enumerate(ids) if row]
-    dev_sets = {name: evaluation_batches(labelled, tokenizer, vocab, labels) for name, labelled, _ in dev_sources}
+    keep = [i for i, tokens in enumerate(train_tokens) if tokens]
+    dev_sets = {name: evaluation_batches(labelled, tokenizer, inputs, labels) for name, labelled, _ in dev_sources}
     matrix, found = (embedding_matrix(vocab, np.random.RandomState(config.seed), glove) if glove else (None, 0))
     kept_sources = [source_of[i] for i in keep]  # counterfactuals count with the source they came from
     sizes = collections.Counter(kept_sources)
     log(f"training on {len(keep)} rows ({', '.join(f'{n} {c}' for n, c in sizes.items())}), "
-        f"dev {sum(len(d.texts) for _, d, _ in dev_sources)} rows, vocabulary {len(vocab)}")
+        f"dev {sum(len(d.texts) for _, d, _ in dev_sources)} rows" + (f", vocabulary {len(vocab)}" if vocab else ""))
     sources = {"train": [_describe(n, d, p) for n, d, p in train_sources],
                "dev": [_describe(n, d, p) for n, d, p in dev_sources]}
-    return Prepared(tokenizer, labels, vocab, [ids[i] for i in keep],
+    table = token_table(vocab.idx_to_token, lexicon, config.clauses) if config.lexicon and vocab else None
+    return Prepared(tokenizer, inputs, labels, vocab, lexicon, [ids[i] for i in keep],
                     soft_targets([y[i] for i in keep], [confidences[i] for i in keep], len(labels)),
                     row_weights(kept_sources, [y[i] for i in keep], config),
                     np.array([np.nan if ratings[i] is None else ratings[i] / config.rating_scale for i in keep],
                              dtype=np.float32), has_ratings, dev_sets,
-                    {"embedding": matrix,
-                     "token_table": token_table(vocab.idx_to_token, lexicon, config.clauses) if config.lexicon else None},
-                    found, sources)
+                    {"embedding": matrix, "token_table": table}, found, sources)
 
 
 def _describe(name, labelled, path):
@@ -320,17 +366,36 @@ def _describe(name, labelled, path):
             "bad_rows": len(labelled.bad)}
 
 
+def encoder_folder(config):
+    return Path(config.encoder_path) if config.encoder_path else encoder_dir()
+
+
 def build(config, prepared, ctx):
-    """The bundle config and an initialised model (GloVe rows and the constant token table filled in)."""
+    """The bundle config and an initialised model: GloVe rows and the constant token table filled in, or the
+    pretrained encoder's weights loaded."""
     model_config = {"embed_size": config.embed_size, "hidden_size": config.hidden_size,
                     "classifier_size": config.classifier_size, "dropout": config.dropout,
                     "positions": config.positions, "attention_scale": config.attention_scale,
                     "token_features": config.lexicon, "negation": config.negation, "clauses": config.clauses,
                     "rating_head": prepared.has_ratings}
+    if config.encoder != "glove":
+        sizes = config_from_file(encoder_folder(config) / "config.json")
+        model_config.update(encoder=config.encoder, encoder_sizes=sizes, embed_size=sizes["units"],
+                            encoder_dropout=config.encoder_dropout, word_pooling=config.word_pooling,
+                            relation=config.relation)
     bundle_config = {"labels": prepared.labels, "tokenizer": prepared.tokenizer.to_dict(), "model": model_config,
                      "architecture": ARCHITECTURE}
-    model = build_model(bundle_config, len(prepared.vocab))
+    model = build_model(bundle_config, len(prepared.vocab) if prepared.vocab else None)
     model.initialize(mx.init.Xavier(), ctx=ctx)
+    if config.encoder != "glove":
+        load_safetensors(model.words.bert, encoder_folder(config) / "model.safetensors", sizes["num_layers"], ctx)
+        freeze_lower(model.words.bert, config.freeze_layers)
+        for name, p in model.words.collect_params().items():
+            p.lr_mult = config.encoder_lr / config.lr
+            if name.endswith(("bias", "gamma", "beta")):
+                p.wd_mult = 0.0
+        model.hybridize(static_alloc=True)
+        return bundle_config, model
     encoder = model.encoder
     for name, values in prepared.initial_weights.items():  # GloVe rows; the constant per-token features
         if values is not None:
@@ -342,6 +407,23 @@ def build(config, prepared, ctx):
     return bundle_config, model
 
 
+def freeze_lower(bert, layers):
+    """Keep the embeddings and the lowest `layers` transformer layers as pretrained (layers=0: train all)."""
+    if not layers:
+        return
+    frozen = ["word_embed", "token_type_embed", "encoder.position_weight", "encoder.layer_norm"]
+    frozen += [f"encoder.transformer_cells.{i}." for i in range(layers)]
+    for name, p in bert._collect_params_with_prefix().items():
+        if any(name.startswith(f) for f in frozen):
+            p.grad_req = "null"
+
+
+def schedule(step, total, warmup):
+    """The learning-rate factor at `step` of `total`: a linear warm-up over `warmup` of the steps, then linear decay."""
+    ramp = max(1, int(round(warmup * total)))
+    return step / ramp if step < ramp else max(0.0, (total - step) / max(1, total - ramp))
+
+
 def run_epochs(config, model, prepared, ctx, log):
     """Train with early stopping on the mean of the per-source dev accuracies.
 
@@ -349,27 +431,36 @@ def run_epochs(config, model, prepared, ctx, log):
     """
     params = model.collect_params()
     trainable = {name: p for name, p in params.items() if p.grad_req != "null"}
+    fine_tune = config.encoder != "glove"
     trainer = gluon.Trainer(trainable, "adam", {"learning_rate": config.lr, "wd": config.weight_decay})
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
-    pad_id = prepared.vocab[prepared.vocab.padding_token]
-    sampler = nlp.data.FixedBucketSampler([len(ids) for ids in prepared.train_ids], config.batch_size,
+    inputs = prepared.inputs
+    sampler = nlp.data.FixedBucketSampler([inputs.length(ids) for ids in prepared.train_ids], config.batch_size,
                                           num_buckets=8, shuffle=True)
+    total_steps, step = len(sampler) * config.epochs, 0
     bar = config.progress and sys.stderr.isatty()  # a log file or CI gets one line per epoch instead
     history, snapshots, waited = [], [], 0
     for epoch in range(1, config.epochs + 1):
         epoch_start, total_loss, seen = time.time(), 0.0, 0
         batches = tqdm(sampler, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, disable=not bar)
         for indices in batches:
-            tokens, mask = pad_batch([prepared.train_ids[i] for i in indices], pad_id)
+            arrays = inputs.arrays([prepared.train_ids[i] for i in indices])
             y = mx.nd.array(prepared.train_targets[indices], ctx=ctx)
             weights = mx.nd.array(prepared.train_weights[indices], ctx=ctx).reshape((-1, 1))
             with autograd.record():
-                outputs = model(mx.nd.array(tokens, ctx=ctx), mx.nd.array(mask, ctx=ctx))
+                outputs = model(*(mx.nd.array(a, ctx=ctx) for a in arrays))
                 loss = loss_fn(outputs[0], y, weights)
                 if model.rating_head:  # squared error on the rows that have a rating
                     loss = loss + rating_loss(outputs[2], prepared.train_ratings[indices], weights, config, ctx)
             loss.backward()
-            trainer.step(len(indices))
+            if fine_tune:  # warm-up and decay; the global norm of the mean gradient clipped
+                step += 1
+                trainer.set_learning_rate(config.lr * schedule(step, total_steps, config.warmup))
+                trainer.allreduce_grads()
+                gluon.utils.clip_global_norm([p.grad(ctx) for p in trainable.values()], config.clip * len(indices))
+                trainer.update(len(indices))
+            else:
+                trainer.step(len(indices))
             total_loss += float(loss.sum().asscalar())
             seen += len(indices)
             batches.set_postfix(loss=f"{total_loss / seen:.4f}")
@@ -423,7 +514,7 @@ def test_figures(model, prepared, temperature, ctx):
     figures = {}
     for path in datasets.split_files("test"):
         labelled = datasets.load_labelled(path, report=lambda m: None)
-        batches = evaluation_batches(labelled, prepared.tokenizer, prepared.vocab, prepared.labels)
+        batches = evaluation_batches(labelled, prepared.tokenizer, prepared.inputs, prepared.labels)
         logits, labels = predict_logits(model, batches, ctx)
         probabilities = np.exp(log_softmax(logits / temperature))
         predicted = logits.argmax(axis=1)
@@ -457,9 +548,15 @@ def fit(config, log=print):
         "device": describe(ctx),
         "train_config": {k: v for k, v in asdict(config).items() if k != "progress"},
         "data": prepared.sources,
-        "vocab_size": len(prepared.vocab),
-        "glove_coverage": round(prepared.glove_found / len(prepared.vocab), 4),
     }
-    version = bundle.save(config.out, model.save_parameters, prepared.vocab.to_json(), bundle_config, metrics)
+    if prepared.vocab is not None:
+        metrics.update(vocab_size=len(prepared.vocab), glove_coverage=round(prepared.glove_found / len(prepared.vocab), 4))
+        version = bundle.save(config.out, model.save_parameters, prepared.vocab.to_json(), bundle_config, metrics)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            lexicon = Path(tmp) / LEXICON
+            lexicon.write_text(json.dumps(prepared.lexicon, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+            files = {PIECE_VOCAB: encoder_folder(config) / "vocab.txt", **({LEXICON: lexicon} if config.lexicon else {})}
+            version = bundle.save(config.out, model.save_parameters, None, bundle_config, metrics, files)
     log(f"wrote {config.out} (version {version}, mean dev accuracy {best:.4f}, {metrics['train_seconds']}s)")
     return version, metrics

@@ -144,7 +144,8 @@ def register_routes(app):
     def model():
         p = predictor_or_503()
         return json_response({
-            "version": p.version, "labels": p.labels, "max_length": p.tokenizer.max_len, "device": p.device,
+            "version": p.version, "labels": p.labels, "encoder": p.config["model"].get("encoder", "glove"),
+            "max_length": p.tokenizer.max_len, "device": p.device,
             "path": current_app.config["MODEL_PATH"], "config": p.config,
             "training": {k: p.metrics.get(k) for k in ("data", "train_seconds", "device", "vocab_size",
                                                        "glove_coverage", "train_config")},

@@ -138,8 +138,12 @@ SPEC = {
                          "Not ready; reason says what is wrong with the bundle"),
         }}},
         "/model": {"get": {"summary": "The model being served", "responses": {
-            "200": _json({"type": "object", "required": ["version", "labels", "max_length", "device"], "properties": {
+            "200": _json({"type": "object", "required": ["version", "labels", "encoder", "max_length", "device"],
+                          "properties": {
                 "version": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}},
+                "encoder": {"type": "string", "enum": ["minilm", "glove"],
+                            "description": "where the word vectors come from: the pretrained MiniLM encoder "
+                                           "(accurate) or GloVe embeddings (fast)"},
                 "max_length": {"type": "integer"}, "device": {"type": "string"}, "path": {"type": "string"},
                 "config": {"type": "object"}, "training": {"type": "object"}, "metrics": {"type": "object"}}}),
             **_errors(503),

@@ -1,10 +1,14 @@
 import pytest
 
 from sentiment.train import TrainConfig, fit
-from tests.helpers import Gunicorn, make_reviews, write_jsonl
+from tests.helpers import Gunicorn, make_reviews, make_tiny_encoder, write_jsonl
 
-SMALL = dict(embeddings="random", embed_size=16, hidden_size=16, classifier_size=16, epochs=6, batch_size=16,
-             lr=0.01, max_len=24, glove_vocab=0, dropout=0.0, patience=6, progress=False)
+SMALL = dict(encoder="glove", embeddings="random", embed_size=16, hidden_size=16, classifier_size=16, epochs=6,
+             batch_size=16, lr=0.01, max_len=24, glove_vocab=0, dropout=0.0, patience=6, progress=False)
+# The encoder model on a tiny random-weight BERT (tests/helpers.make_tiny_encoder): the same code as the default.
+SMALL_ENCODER = dict(encoder="minilm", hidden_size=16, classifier_size=16, epochs=6, batch_size=16, lr=0.01,
+                     encoder_lr=0.005, warmup=0.1, max_len=24, dropout=0.0, encoder_dropout=0.0, patience=6,
+                     progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +24,20 @@ def small_bundle(tmp_path_factory, labelled_files):
     out = tmp_path_factory.mktemp("models") / "small"
     fit(TrainConfig(data=str(labelled_files[0]), dev=str(labelled_files[1]), out=str(out), seed=3, **SMALL),
         log=lambda message: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory):
+    return make_tiny_encoder(tmp_path_factory.mktemp("encoder"))
+
+
+@pytest.fixture(scope="session")
+def encoder_bundle(tmp_path_factory, labelled_files, tiny_encoder):
+    """An encoder model on the tiny BERT, trained once per test session on the synthetic reviews."""
+    out = tmp_path_factory.mktemp("models") / "encoder"
+    fit(TrainConfig(data=str(labelled_files[0]), dev=str(labelled_files[1]), out=str(out), seed=3,
+                    encoder_path=str(tiny_encoder), **SMALL_ENCODER), log=lambda message: None)
     return out
 
 

@@ -32,6 +32,47 @@ def make_reviews(n, seed, labels=("negative", "positive")):
     return rows
 
 
+# A tiny WordPiece vocabulary: the words above, a few split into pieces ("wonder" "##ful"), so mean pooling is tested.
+PIECES = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(".,!?:;'()-") + ["i", "a", "the", "is", "and",
+          "what", "really", "found", "from", "start", "to", "finish", "not", "n", "t", "it", "was", "s", "don", "wonder",
+          "##ful", "bri", "##lliant", "##s"] + [w for w in GOOD + BAD + NOUNS if w not in ("wonderful", "brilliant")])
+TINY_BERT = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32,
+             "max_position_embeddings": 160, "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu"}
+
+
+def make_tiny_encoder(folder, seed=0):
+    """A random-weight BERT saved as the real encoder is (model.safetensors, vocab.txt, config.json): fast tests."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(PIECES) + "\n", encoding="utf-8")
+    config = dict(TINY_BERT, vocab_size=len(PIECES), model_type="bert")
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    rng = np.random.RandomState(seed)
+    units, inner = config["hidden_size"], config["intermediate_size"]
+
+    def weights(*shape):
+        return (rng.randn(*shape) * 0.2).astype(np.float32)
+
+    tensors = {"embeddings.word_embeddings.weight": weights(len(PIECES), units),
+               "embeddings.position_embeddings.weight": weights(config["max_position_embeddings"], units),
+               "embeddings.token_type_embeddings.weight": weights(2, units),
+               "embeddings.LayerNorm.weight": 1 + weights(units), "embeddings.LayerNorm.bias": weights(units),
+               "pooler.dense.weight": weights(units, units), "pooler.dense.bias": weights(units)}
+    for i in range(config["num_hidden_layers"]):
+        layer = f"encoder.layer.{i}."
+        for name, (rows, cols) in {"attention.self.query": (units, units), "attention.self.key": (units, units),
+                                   "attention.self.value": (units, units), "attention.output.dense": (units, units),
+                                   "intermediate.dense": (inner, units), "output.dense": (units, inner)}.items():
+            tensors[layer + name + ".weight"], tensors[layer + name + ".bias"] = weights(rows, cols), weights(rows)
+        for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+            tensors[layer + name + ".weight"], tensors[layer + name + ".bias"] = 1 + weights(units), weights(units)
+    save_file(tensors, str(folder / "model.safetensors"))
+    return folder
+
+
 def write_jsonl(path, rows):
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:

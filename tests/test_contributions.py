@@ -46,7 +46,7 @@ def test_the_cached_decomposition_matches_the_imperative_one(small_bundle):
 
     predictor = Predictor.load(small_bundle)
     ids = [predictor.vocab[predictor.tokenize(text)[0]] for text in SENTENCES]
-    padded = pad_batch(ids, predictor._pad_id)
+    padded = pad_batch(ids, predictor.inputs.pad_id)
     tokens, mask = (mx.nd.array(a) for a in padded)
     logits, attention, contributions, bias = predictor.forward(*padded, contributions=True)
     cached = [logits, attention, contributions, bias]

@@ -91,7 +91,7 @@ def test_training_killed_part_way_leaves_the_previous_bundle(small_bundle, label
     before = bundle.verify(out)["version"]
     process = subprocess.Popen([sys.executable, "-m", "sentiment", "train", "--data", str(labelled_files[0]), "--dev",
                                 str(labelled_files[1]), "--out", str(out), "--epochs", "500", "--patience", "500",
-                                "--embeddings", "random", "--embed-size", "16", "--hidden-size", "16",
+                                "--encoder", "glove", "--embeddings", "random", "--embed-size", "16", "--hidden-size", "16",
                                 "--no-progress"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:  # wait until training is under way: an epoch has finished
         if line.startswith("epoch 2/"):

@@ -100,14 +100,14 @@ def test_cli_train_evaluate_predict(tmp_path, labelled_files):
     csv_path.write_text("review,stars\n" + "".join(f"\"{r['text']}\",{r['label']}\n" for r in rows) + "oops\n")
     dev = write_jsonl(tmp_path / "dev.jsonl", [{"review": r["text"], "stars": r["label"]} for r in make_reviews(40, 6, (0, 1))])
     out = tmp_path / "cli-model"
-    result = run_cli("train", "--data", csv_path, "--dev", dev, "--out", out, "--epochs", 3, "--embeddings", "random",
+    result = run_cli("train", "--data", csv_path, "--dev", dev, "--out", out, "--epochs", 3, "--encoder", "glove", "--embeddings", "random",
                      "--embed-size", 8, "--hidden-size", 8, "--classifier-size", 8, "--lr", 0.01, "--text-field",
                      "review", "--label-field", "stars", "--no-progress")
     assert f"{csv_path}:162: skipped: expected 2 columns, got 1" in result.stderr
     assert "no negation counterfactuals: they need the labels ['negative', 'positive']" in result.stderr
     assert (out / "manifest.json").exists()
     strict = run_cli("train", "--data", csv_path, "--dev", dev, "--out", tmp_path / "x", "--text-field", "review",
-                     "--label-field", "stars", "--embeddings", "random", "--strict", "--no-progress", check=False)
+                     "--label-field", "stars", "--encoder", "glove", "--embeddings", "random", "--strict", "--no-progress", check=False)
     assert strict.returncode == 2 and "mine.csv:162" in strict.stderr and not (tmp_path / "x").exists()
     report = json.loads(run_cli("evaluate", "--model", out, "--data", dev, "--text-field", "review",
                                 "--label-field", "stars").stdout)
@@ -127,13 +127,20 @@ def test_train_options_are_validated():
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="embed_size must be 50 with GloVe"):
-        TrainConfig(embed_size=10)
+        TrainConfig(encoder="glove", embed_size=10)
     with pytest.raises(ValueError, match="negation needs lexicon=True"):
         TrainConfig(lexicon=False)
     with pytest.raises(ValueError, match="clauses needs lexicon=True"):
         TrainConfig(lexicon=False, negation=False)
     with pytest.raises(ValueError, match="balance must be in"):
         TrainConfig(balance=2)
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        TrainConfig(encoder="bert")
+    with pytest.raises(ValueError, match="embeddings='random' is for encoder='glove'"):
+        TrainConfig(embeddings="random")
+    with pytest.raises(ValueError, match="word_pooling must be"):
+        TrainConfig(word_pooling="max")
+    assert (TrainConfig().epochs, TrainConfig(encoder="glove").epochs) == (2, 10)
 
 
 def test_several_files_and_directories_each_have_their_say(tmp_path):
@@ -256,7 +263,7 @@ def test_confidences_change_training_and_averaging_is_recorded(tmp_path, labelle
 
 def test_a_log_gets_one_line_per_epoch_and_says_what_was_kept(tmp_path, labelled_files):
     result = run_cli("train", "--data", labelled_files[0], "--dev", labelled_files[1], "--out", tmp_path / "m",
-                     "--epochs", 3, "--embeddings", "random", "--embed-size", 8, "--hidden-size", 8,
+                     "--epochs", 3, "--encoder", "glove", "--embeddings", "random", "--embed-size", 8, "--hidden-size", 8,
                      "--classifier-size", 8, "--no-lexicon", "--no-emoticons", "--keep-mentions")  # stderr: a pipe
     assert "\r" not in result.stderr
     config = json.loads((tmp_path / "m" / "config.json").read_text())
