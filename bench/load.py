@@ -25,6 +25,8 @@ LAYOUTS = {  # name: (description, gunicorn/service environment)
     "plain": ("2 workers x 4 threads, no micro-batching",
               {"SENTIMENT_WORKERS": "2", "SENTIMENT_THREADS": "4", "SENTIMENT_MICROBATCH": "0"}),
     "one-worker": ("1 worker x 8 threads, micro-batching", {"SENTIMENT_WORKERS": "1", "SENTIMENT_THREADS": "8"}),
+    "one-worker-32": ("1 worker x 32 threads, micro-batching", {"SENTIMENT_WORKERS": "1", "SENTIMENT_THREADS": "32"}),
+    "two-workers-16": ("2 workers x 16 threads, micro-batching", {"SENTIMENT_WORKERS": "2", "SENTIMENT_THREADS": "16"}),
     "wait2ms": ("2 workers x 4 threads, micro-batching waiting up to 2 ms",
                 {"SENTIMENT_WORKERS": "2", "SENTIMENT_THREADS": "4", "SENTIMENT_MICROBATCH_WAIT_MS": "2"}),
     "bare": ("bare Flask, fixed answers of the model's shape and size (2 workers x 4 threads)",

@@ -23,16 +23,17 @@ def pad_batch(id_lists, pad_id, length=None):
     return tokens, mask
 
 
-def length_chunks(lengths, max_pairs):
+def length_chunks(lengths, max_pairs, power=2):
     """Split indices, sorted by length, into chunks whose padded B*T*T stays under `max_pairs`.
 
-    Bounds the memory of the pair grid, which grows with T squared.
+    Bounds the memory of the pair grid, which grows with T squared. power=1 bounds B*T instead
+    (an encoder's pieces: a pass costs about its padded pieces).
     """
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     chunk, chunks = [], []
     for index in order:
         t = padded_length(max(lengths[index], 1))
-        if chunk and (len(chunk) + 1) * t * t > max_pairs:
+        if chunk and (len(chunk) + 1) * t ** power > max_pairs:
             chunks.append(chunk)
             chunk = []
         chunk.append(index)

@@ -5,13 +5,14 @@ which encoder they feed:
 - encode(words): what the model needs of one sentence (computed once, reused by every pass);
 - unknown(words, encoded): the words the encoder cannot read (they fall to <unk> or [UNK]);
 - arrays(encoded list): NumPy arrays for one batch, the model's forward inputs in order.
-length(encoded) is the sentence's cost for length-bucketing.
+length(encoded) is the sentence's cost for length-bucketing, and chunks(encoded list, max_pairs) splits
+a batch, sorted by length, into the passes the predictor runs.
 """
 from typing import NamedTuple
 
 import numpy as np
 
-from .batching import pad_batch, padded_length
+from .batching import length_chunks, pad_batch, padded_length
 from .features import row_inputs, word_rows
 from .vocabulary import token_ids
 
@@ -35,6 +36,17 @@ class VocabularyInputs:
 
     def arrays(self, encoded):
         return pad_batch(encoded, self.pad_id)
+
+    @staticmethod
+    def chunks(encoded, max_pairs):
+        """Passes of at most max_pairs padded word pairs: the pair grid grows with T squared."""
+        return length_chunks([len(e) for e in encoded], max_pairs)
+
+
+# A pass of an encoder model holds at most this many padded pieces: 32 sentences of up to 32 pieces, or fewer
+# longer ones. Sorted by length, a pass then pads little (a batch padded to its longest sentence ran at a third of
+# the speed under load: bench/README.md).
+PIECE_SLOTS = 1024
 
 
 class Pieces(NamedTuple):
@@ -67,6 +79,10 @@ class PieceInputs:
     @staticmethod
     def length(encoded):
         return sum(map(len, encoded.pieces)) + 2
+
+    def chunks(self, encoded, max_pairs):
+        """Passes of at most PIECE_SLOTS padded pieces (max_pairs, for the pair grid, binds far later)."""
+        return length_chunks([self.length(e) for e in encoded], PIECE_SLOTS, power=1)
 
     def arrays(self, encoded):
         batch = len(encoded)

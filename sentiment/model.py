@@ -307,8 +307,13 @@ class WordVectorRelationEncoder(RelationAttentionEncoder):
     """
 
     def __init__(self, embed_size, hidden_size, dropout=0.0, relation=True, **options):
+        if not relation:  # no pairs: no offsets to weigh, no scores to scale
+            options.update(positions=0, attention_scale=None)
         super().__init__(None, embed_size, hidden_size, dropout, **options)
         self.relation = relation
+        if not relation:  # the layers that only pairs use stay unused
+            for layer in (self.pair_second, self.pair_out, self.score_first, self.score_second):
+                layer.collect_params().setattr("grad_req", "null")
 
     def hybrid_forward(self, F, words, packed, attention_scale=None):
         mask = table_column(F, packed, 0)                                 # (B, T)

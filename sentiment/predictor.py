@@ -8,7 +8,6 @@ import mxnet as mx
 import numpy as np
 
 from . import bundle, documents
-from .batching import length_chunks
 from .device import describe, resolve_device
 from .features import token_inputs
 from .inputs import PieceInputs, VocabularyInputs
@@ -20,9 +19,6 @@ from .wordpiece import WordPieceTokenizer
 # Padded pairs (B*T*T) per forward pass: bounds memory (the pair grid grows with T^2), and at 32k pairs
 # (16 MB per H=128 tensor) the pair tensors stay in cache: bench/speed measured this fastest.
 MAX_PAIRS = 1 << 15
-# An encoder model's pair grid is narrower (H=64) and its passes gain from larger batches: up to 32 sentences of
-# 64 words go in one pass.
-ENCODER_MAX_PAIRS = 1 << 17
 # Passes of at most this many padded pairs run in fixed-shape graphs, one per shape (bench/speed: 16% less
 # time for one sentence); each holds its buffers, about 3 MB at this size.
 STATIC_PAIRS = 2048
@@ -34,11 +30,11 @@ class Predictor:
     predict / predict_proba as in scikit-learn; explain adds tokens, truncation and the attention matrix.
     """
 
-    def __init__(self, model, inputs, tokenizer, labels, ctx, version, config, metrics, max_pairs=None):
+    def __init__(self, model, inputs, tokenizer, labels, ctx, version, config, metrics, max_pairs=MAX_PAIRS):
         """inputs: sentiment.inputs.VocabularyInputs or PieceInputs, as the model's word encoder wants."""
         self.model, self.inputs, self.tokenizer, self.labels = model, inputs, tokenizer, list(labels)
         self.ctx, self.version, self.config, self.metrics = ctx, version, config, metrics
-        self.max_pairs = max_pairs or (ENCODER_MAX_PAIRS if is_encoder_model(config) else MAX_PAIRS)
+        self.max_pairs = max_pairs
         # Calibration: logits are divided by the temperature fitted on dev (1.0 for bundles without one).
         self.temperature = float(config.get("temperature", 1.0))
         self.vocab = getattr(inputs, "vocab", None)  # a GloVe model's word vocabulary
@@ -144,9 +140,9 @@ class Predictor:
     def _run(self, tokenized, attention, contributions=False):
         """Score in length-sorted chunks; results come back in input order."""
         results = [None] * len(tokenized)
-        lengths = [len(tokens) for tokens, _ in tokenized]
-        for chunk in length_chunks(lengths, self.max_pairs):
-            ids = [self.inputs.encode(tokenized[i][0]) for i in chunk]
+        encoded = [self.inputs.encode(tokens) for tokens, _ in tokenized]
+        for chunk in self.inputs.chunks(encoded, self.max_pairs):
+            ids = [encoded[i] for i in chunk]
             arrays = self.inputs.arrays(ids)
             with self._lock:
                 logits, att, shares, bias = self.forward(*arrays, contributions)
@@ -292,10 +288,15 @@ class EncoderForward:
         self.model, self.ctx = model, ctx
         self.outputs = model.num_classes + model.rating_head
         self.graphs = {}
-        for flag in (False, True):
+        encoder = model.encoder
+        features = (5 if encoder.clauses else 3) if encoder.token_features else 0
+        for flag in (False, True):  # each graph built at load with one short sentence, not at the first request
             graph = ServedEncoderGraph(model, contributions=flag)
             graph.hybridize(static_alloc=True)
             self.graphs[flag] = graph
+            pool, packed = np.zeros((1, 8, 3), np.float32), np.zeros((1, 8, 1 + features), np.float32)
+            pool[0, 0, 1], packed[0, 0, 0] = 1, 1
+            self(np.array([[101, 100, 102]], np.float32), np.array([3], np.float32), pool, packed, flag)
 
     def __call__(self, pieces, valid, pool, packed, contributions):
         inputs = [mx.nd.array(a, ctx=self.ctx) for a in (pieces, valid, pool, packed)]

@@ -193,3 +193,12 @@ def test_the_service_scorer_and_dask_serve_the_encoder_model(encoder_bundle, tmp
         outputs.append([json.loads(line) for line in open(out, encoding="utf-8")])
     assert [r.get("label") for r in outputs[0]] == ["positive", None, "negative"]
     assert outputs[0] == outputs[1]
+
+
+def test_the_ablation_without_the_relation_network_trains_and_explains(tmp_path, labelled_files, tiny_encoder):
+    fit(TrainConfig(data=str(labelled_files[0]), dev=str(labelled_files[1]), out=str(tmp_path / "m"), seed=5,
+                    encoder_path=str(tiny_encoder), relation=False, **dict(SMALL_ENCODER, epochs=2)),
+        log=lambda m: None)
+    result = Predictor.load(tmp_path / "m").explain(["the plot is wonderful"], contributions=True)[0]
+    np.testing.assert_allclose(result["attention"], np.eye(4) / 4, atol=1e-6)  # the mean over words
+    check_sums([result])
