@@ -1,7 +1,9 @@
 """gunicorn settings, all from the environment.
 
 SENTIMENT_BIND (default 127.0.0.1:8000; the container sets 0.0.0.0:8000), SENTIMENT_WORKERS
-(default: one per core), SENTIMENT_THREADS (default 4), SENTIMENT_TIMEOUT (default 30 s).
+and SENTIMENT_THREADS (default for a GloVe model: one worker per core, 4 threads each; for an
+encoder model: one worker with 32 threads, so that concurrent requests share its passes, which
+cost far more than a request's overhead: bench/README.md), SENTIMENT_TIMEOUT (default 30 s).
 Each worker loads the model itself (no preload: workers forked after MXNet has run are
 single-threaded), with OMP_NUM_THREADS = cores / workers so the workers do not fight over cores.
 """
@@ -9,11 +11,15 @@ import os
 import shutil
 import tempfile
 
+from service.settings import serving_layout
+
 _cores = len(os.sched_getaffinity(0))
 
+
+_layout = serving_layout(os.environ.get("SENTIMENT_MODEL", "models/default"), _cores)
 bind = os.environ.get("SENTIMENT_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("SENTIMENT_WORKERS", _cores))
-threads = int(os.environ.get("SENTIMENT_THREADS", 4))
+workers = int(os.environ.get("SENTIMENT_WORKERS", _layout[0]))
+threads = int(os.environ.get("SENTIMENT_THREADS", _layout[1]))
 worker_class = "gthread"
 timeout = int(os.environ.get("SENTIMENT_TIMEOUT", 30))
 graceful_timeout = 30

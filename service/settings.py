@@ -1,5 +1,7 @@
 """Service settings, read from the environment once; `create_app(config)` may override any of them."""
+import json
 import os
+from pathlib import Path
 
 DEFAULTS = {
     "MODEL_PATH": ("SENTIMENT_MODEL", "models/default", str),
@@ -19,3 +21,15 @@ def from_environment(environ=os.environ):
         value = environ.get(variable)
         settings[key] = kind(value) if value not in (None, "") else default
     return settings
+
+
+def serving_layout(model_path, cores):
+    """(workers, threads) by default for the bundle at model_path (gunicorn.conf.py): a GloVe model, a worker per
+    core with 4 threads; an encoder model, one worker with 32 threads, so that concurrent requests share its passes
+    (a pass costs far more than a request's overhead: bench/README.md)."""
+    try:
+        config = json.loads((Path(model_path) / "config.json").read_text(encoding="utf-8"))
+        encoder = config["model"].get("encoder", "glove")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        encoder = "glove"  # no readable bundle yet: the app says so on /ready
+    return (1, 32) if encoder != "glove" else (cores, 4)

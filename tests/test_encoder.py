@@ -202,3 +202,10 @@ def test_the_ablation_without_the_relation_network_trains_and_explains(tmp_path,
     result = Predictor.load(tmp_path / "m").explain(["the plot is wonderful"], contributions=True)[0]
     np.testing.assert_allclose(result["attention"], np.eye(4) / 4, atol=1e-6)  # the mean over words
     check_sums([result])
+
+
+def test_the_serving_layout_follows_the_bundles_encoder(encoder_bundle, small_bundle, tmp_path):
+    from service.settings import serving_layout
+
+    assert serving_layout(encoder_bundle, 2) == (1, 32)
+    assert serving_layout(small_bundle, 2) == (2, 4) and serving_layout(tmp_path / "absent", 4) == (4, 4)
