@@ -14,7 +14,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import mxnet as mx
 import numpy as np
 from mxnet import nd
 
