@@ -29,6 +29,11 @@ Options that keep this structure (all off = the article's configuration):
   "however", "yet") and concessive ones ("although", "though"). A token is flagged as overridden
   when a contrast word follows it or it lies in a concessive clause (up to the next breaker), and
   the pair layers also see [overridden; valence * overridden].
+
+Where the word vectors come from is the one thing the two classifiers differ in:
+RelationAttentionClassifier looks them up in its GloVe-initialised embedding;
+EncoderRelationClassifier takes them from the pretrained encoder (sentiment.transformer.PieceWords)
+and runs the same relation network (WordVectorRelationEncoder), classifier and rating head on them.
 """
 from mxnet import init
 from mxnet.gluon import HybridBlock, nn
