@@ -60,11 +60,11 @@ _WORDS = re.compile(r"\S+")
 
 def _pieces(text, span, tokenizer):
     """Consecutive spans of whole words of a sentence too long for the model, each within its limits."""
-    pieces, start, end, count = [], None, None, None
     limits = tokenizer.limits
+    pieces, start, end, count = [], None, None, (0,) * len(limits)
     for word in _WORDS.finditer(text, span.start, span.end):
         size = tokenizer.measure(word.group())  # a word's tokens do not depend on its neighbours
-        grown = size if count is None else tuple(c + s for c, s in zip(count, size))
+        grown = tuple(c + s for c, s in zip(count, size))
         if start is not None and any(g > limit for g, limit in zip(grown, limits)):
             pieces.append(Span(start, end))
             start, grown = None, size

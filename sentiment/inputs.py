@@ -52,13 +52,14 @@ PIECE_SLOTS = 1024
 class Pieces(NamedTuple):
     words: list
     pieces: list  # one tuple of piece ids per word
+    rows: object  # (T, C) per-word table rows (sentiment.features.word_rows), None without the lexicon
 
 
 class PieceInputs:
     """Encoder models: each word's WordPiece ids, the pooling of pieces into words and the per-word features.
 
     arrays -> (pieces (B, P), valid (B,), pool (B, T, P), packed (B, T, 1 + K)) for
-    model.EncoderRelationClassifier: [CLS] pieces [SEP] padded to P (a multiple of 8); pool[b, t]
+    model.EncoderRelationClassifier: [CLS] pieces [SEP] padded to the longest in the batch; pool[b, t]
     spreads word t over its pieces (mean) or takes its first; packed is [mask | per-word features]
     (the lexicon's valence, negation scope and clause flags of sentiment.features).
     """
@@ -71,7 +72,8 @@ class PieceInputs:
         self.pad_id, self.cls_id, self.sep_id, self.unknown_id = tokenizer.special_ids
 
     def encode(self, words):
-        return Pieces(list(words), [self.tokenizer.pieces(w) for w in words])
+        rows = None if self.lexicon is None else word_rows(words, self.lexicon, self.clauses)
+        return Pieces(list(words), [self.tokenizer.pieces(w) for w in words], rows)
 
     def unknown(self, words, encoded):
         return [w for w, p in zip(words, encoded.pieces) if self.unknown_id in p]
@@ -91,7 +93,7 @@ class PieceInputs:
         pieces = np.full((batch, width), self.pad_id, dtype=np.float32)
         valid = np.zeros(batch, dtype=np.float32)
         pool = np.zeros((batch, length, width), dtype=np.float32)
-        rows = None if self.lexicon is None else np.zeros((batch, length, 5 if self.clauses else 3), np.float32)
+        rows = None if self.lexicon is None else np.zeros((batch, length, encoded[0].rows.shape[1]), np.float32)
         mask = np.zeros((batch, length, 1), dtype=np.float32)
         for b, sentence in enumerate(encoded):
             flat = [self.cls_id] + [p for word in sentence.pieces for p in word] + [self.sep_id]
@@ -106,6 +108,6 @@ class PieceInputs:
                 at += len(word)
             mask[b, :len(sentence.words)] = 1
             if rows is not None:
-                rows[b, :len(sentence.words)] = word_rows(sentence.words, self.lexicon, self.clauses)
+                rows[b, :len(sentence.words)] = sentence.rows
         packed = mask if rows is None else np.concatenate([mask, row_inputs(rows, self.clauses)], axis=2)
         return pieces, valid, pool, packed

@@ -195,6 +195,14 @@ class RelationAttentionEncoder(HybridBlock):
         return sentence.reshape((0, -1)), attention, features
 
 
+def classifier_layers(hidden_size, classifier_size, dropout, outputs):
+    """The two Dense layers on the pooled vector, (B, H) -> (B, outputs); LogitDecomposition reads [0] and [2]."""
+    layers = nn.HybridSequential()
+    layers.add(nn.Dense(classifier_size, activation="relu", in_units=hidden_size), nn.Dropout(dropout),
+               nn.Dense(outputs, in_units=classifier_size))
+    return layers
+
+
 class RelationAttentionClassifier(HybridBlock):
     """Encoder plus two Dense layers. forward(tokens (B,T), mask (B,T)) -> (logits (B, C), attention (B, T, T)).
 
@@ -210,9 +218,7 @@ class RelationAttentionClassifier(HybridBlock):
         self.num_classes, self.rating_head = num_classes, rating_head
         with self.name_scope():
             self.encoder = RelationAttentionEncoder(vocab_size, embed_size, hidden_size, dropout, **encoder_options)
-            self.classifier = nn.HybridSequential()
-            self.classifier.add(nn.Dense(classifier_size, activation="relu", in_units=hidden_size),
-                                nn.Dropout(dropout), nn.Dense(num_classes + rating_head, in_units=classifier_size))
+            self.classifier = classifier_layers(hidden_size, classifier_size, dropout, num_classes + rating_head)
 
     def hybrid_forward(self, F, tokens, mask):
         sentence, attention, _ = self.encoder(tokens, mask)
@@ -352,9 +358,7 @@ class EncoderRelationClassifier(HybridBlock):
         with self.name_scope():
             self.words = PieceWords(sizes, encoder_dropout)
             self.encoder = WordVectorRelationEncoder(sizes["units"], hidden_size, dropout, relation, **encoder_options)
-            self.classifier = nn.HybridSequential()
-            self.classifier.add(nn.Dense(classifier_size, activation="relu", in_units=hidden_size),
-                                nn.Dropout(dropout), nn.Dense(num_classes + rating_head, in_units=classifier_size))
+            self.classifier = classifier_layers(hidden_size, classifier_size, dropout, num_classes + rating_head)
 
     def hybrid_forward(self, F, pieces, valid, pool, packed):
         sentence, attention, _ = self.encoder(self.words(pieces, valid, pool), packed)

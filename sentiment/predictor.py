@@ -39,7 +39,8 @@ class Predictor:
         self.temperature = float(config.get("temperature", 1.0))
         self.vocab = getattr(inputs, "vocab", None)  # a GloVe model's word vocabulary
         # GraphForward(model, ctx) gives the same numbers as ServedForward, slower.
-        self.forward = EncoderForward(model, ctx) if is_encoder_model(config) else ServedForward(model, ctx)
+        self.forward = (EncoderForward(model, ctx, inputs.arrays([inputs.encode([inputs.unknown_word])]))
+                        if is_encoder_model(config) else ServedForward(model, ctx))
         self._lock = threading.Lock()  # one forward pass at a time: CachedOp state is not thread-safe
 
     @classmethod
@@ -282,21 +283,18 @@ class EncoderForward:
     """The serving pass of an encoder model (model.ServedEncoderGraph): same answers and layout as ServedForward.
 
     forward(pieces, valid, pool, packed, contributions) with sentiment.inputs.PieceInputs' arrays.
+    warm_up: such arrays for one short sentence: each graph is built with them at load, not at the first request.
     """
 
-    def __init__(self, model, ctx):
+    def __init__(self, model, ctx, warm_up):
         self.model, self.ctx = model, ctx
         self.outputs = model.num_classes + model.rating_head
         self.graphs = {}
-        encoder = model.encoder
-        features = (5 if encoder.clauses else 3) if encoder.token_features else 0
-        for flag in (False, True):  # each graph built at load with one short sentence, not at the first request
+        for flag in (False, True):
             graph = ServedEncoderGraph(model, contributions=flag)
             graph.hybridize(static_alloc=True)
             self.graphs[flag] = graph
-            pool, packed = np.zeros((1, 8, 3), np.float32), np.zeros((1, 8, 1 + features), np.float32)
-            pool[0, 0, 1], packed[0, 0, 0] = 1, 1
-            self(np.array([[101, 100, 102]], np.float32), np.array([3], np.float32), pool, packed, flag)
+            self(*warm_up, flag)
 
     def __call__(self, pieces, valid, pool, packed, contributions):
         inputs = [mx.nd.array(a, ctx=self.ctx) for a in (pieces, valid, pool, packed)]

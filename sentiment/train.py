@@ -30,7 +30,7 @@ from .evaluation import expected_calibration_error, fit_temperature
 from .features import lexicon_for, token_table
 from .inputs import PieceInputs, VocabularyInputs
 from .predictor import LEXICON, PIECE_VOCAB, build_model, log_softmax
-from .pretrained import encoder_dir, prepare_encoder
+from .pretrained import prepare_encoder
 from .tokenizer import Tokenizer
 from .transformer import config_from_file, load_safetensors
 from .vocabulary import build_vocab
@@ -162,8 +162,9 @@ class TrainConfig:
         return self.data == datasets.split_files("train")
 
 
-Prepared = collections.namedtuple("Prepared", "tokenizer inputs labels vocab lexicon train_ids train_targets train_weights "
-                                              "train_ratings has_ratings dev_sets initial_weights glove_found sources")
+Prepared = collections.namedtuple("Prepared", "tokenizer inputs labels vocab lexicon encoder_files train_ids "
+                                              "train_targets train_weights train_ratings has_ratings dev_sets "
+                                              "initial_weights glove_found sources")
 
 
 def seed_everything(seed):
@@ -312,11 +313,12 @@ def prepare_data(config, log):
             f"(stratified, seed {config.seed}): {sum(len(d.texts) for _, d, _ in dev_sources)} rows")
     else:
         dev_sources = read_sources(dev_paths, config, log, labels=set(labels))
+    folder = None  # the pretrained encoder's files: given, or fetched and verified at set-up
     if config.encoder == "glove":
         tokenizer = Tokenizer(max_len=config.max_len, emoticons=config.emoticons, drop_mentions=config.drop_mentions)
     else:
-        folder = config.encoder_path or prepare_encoder(report=log)
-        tokenizer = WordPieceTokenizer(vocab_file=str(Path(folder) / "vocab.txt"), max_len=config.max_len,
+        folder = Path(config.encoder_path) if config.encoder_path else prepare_encoder(report=log)
+        tokenizer = WordPieceTokenizer(vocab_file=str(folder / "vocab.txt"), max_len=config.max_len,
                                        max_pieces=config.max_pieces, drop_mentions=config.drop_mentions)
     texts = [t for _, labelled, _ in train_sources for t in labelled.texts]
     train_tokens = [tokenizer(t)[0] for t in texts]
@@ -353,7 +355,7 @@ def prepare_data(config, log):
     sources = {"train": [_describe(n, d, p) for n, d, p in train_sources],
                "dev": [_describe(n, d, p) for n, d, p in dev_sources]}
     table = token_table(vocab.idx_to_token, lexicon, config.clauses) if config.lexicon and vocab else None
-    return Prepared(tokenizer, inputs, labels, vocab, lexicon, [ids[i] for i in keep],
+    return Prepared(tokenizer, inputs, labels, vocab, lexicon, folder, [ids[i] for i in keep],
                     soft_targets([y[i] for i in keep], [confidences[i] for i in keep], len(labels)),
                     row_weights(kept_sources, [y[i] for i in keep], config),
                     np.array([np.nan if ratings[i] is None else ratings[i] / config.rating_scale for i in keep],
@@ -366,10 +368,6 @@ def _describe(name, labelled, path):
             "bad_rows": len(labelled.bad)}
 
 
-def encoder_folder(config):
-    return Path(config.encoder_path) if config.encoder_path else encoder_dir()
-
-
 def build(config, prepared, ctx):
     """The bundle config and an initialised model: GloVe rows and the constant token table filled in, or the
     pretrained encoder's weights loaded."""
@@ -379,7 +377,7 @@ def build(config, prepared, ctx):
                     "token_features": config.lexicon, "negation": config.negation, "clauses": config.clauses,
                     "rating_head": prepared.has_ratings}
     if config.encoder != "glove":
-        sizes = config_from_file(encoder_folder(config) / "config.json")
+        sizes = config_from_file(prepared.encoder_files / "config.json")
         model_config.update(encoder=config.encoder, encoder_sizes=sizes, embed_size=sizes["units"],
                             encoder_dropout=config.encoder_dropout, word_pooling=config.word_pooling,
                             relation=config.relation)
@@ -388,7 +386,7 @@ def build(config, prepared, ctx):
     model = build_model(bundle_config, len(prepared.vocab) if prepared.vocab else None)
     model.initialize(mx.init.Xavier(), ctx=ctx)
     if config.encoder != "glove":
-        load_safetensors(model.words.bert, encoder_folder(config) / "model.safetensors", sizes["num_layers"], ctx)
+        load_safetensors(model.words.bert, prepared.encoder_files / "model.safetensors", sizes["num_layers"], ctx)
         freeze_lower(model.words.bert, config.freeze_layers)
         for name, p in model.words.collect_params().items():
             p.lr_mult = config.encoder_lr / config.lr
@@ -556,7 +554,7 @@ def fit(config, log=print):
         with tempfile.TemporaryDirectory() as tmp:
             lexicon = Path(tmp) / LEXICON
             lexicon.write_text(json.dumps(prepared.lexicon, sort_keys=True, ensure_ascii=False), encoding="utf-8")
-            files = {PIECE_VOCAB: encoder_folder(config) / "vocab.txt", **({LEXICON: lexicon} if config.lexicon else {})}
+            files = {PIECE_VOCAB: prepared.encoder_files / "vocab.txt", **({LEXICON: lexicon} if config.lexicon else {})}
             version = bundle.save(config.out, model.save_parameters, None, bundle_config, metrics, files)
     log(f"wrote {config.out} (version {version}, mean dev accuracy {best:.4f}, {metrics['train_seconds']}s)")
     return version, metrics
