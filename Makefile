@@ -6,9 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 MODEL ?= models/default
+FAST ?= models/fast
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup browser data model run test bench gpu-kit constraints clean
+.PHONY: setup browser data model model-fast run test bench gpu-kit constraints clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +31,12 @@ $(MODEL)/manifest.json:
 	$(PY) -m sentiment train --out $(MODEL)
 
 model: setup $(MODEL)/manifest.json
+
+# The fast model: GloVe, distilled from the default model (README: "The fast model").
+$(FAST)/manifest.json: | $(MODEL)/manifest.json
+	$(PY) -m sentiment distil --teacher $(MODEL) --out $(FAST)
+
+model-fast: model $(FAST)/manifest.json
 
 run: model
 	SENTIMENT_MODEL=$(MODEL) $(VENV)/bin/gunicorn -c service/gunicorn.conf.py service.wsgi:app

@@ -9,13 +9,16 @@ For each system, per corpus (movie, amazon, nyt, tweets):
 - the score: Pearson r of p(positive) - p(negative) (VADER: its compound) with the mean rating;
 - the behaviour suite (bench/behaviour.py), neutral statements included.
 
-Systems: the default model (--model); the earlier two-way GloVe recipe, retrained here on the polar
-view of the same training and dev sentences; the GloVe model (the fast one) and ablations of the
-encoder default and of the GloVe model, each trained here (--ablation TEXT picks rows by name);
+Systems: the default model (--model); the fast model (--fast, distilled from it); the earlier
+two-way GloVe recipe, retrained here on the polar view of the same training and dev sentences; the
+GloVe model trained on labels alone, the distillation's sources added one at a time (the default
+model teaching), and ablations of the encoder default and of the GloVe model, each trained here
+(--ablation TEXT picks rows by name);
 TF-IDF + LR trained three-way on the same splits; VADER's compound score with its +-0.05 band.
 Also: the default's expected calibration error per test split, and each corpus held out entirely.
 
-    python -m bench.accuracy [--model models/default] [--skip-two-way] [--skip-ablations | --ablation TEXT ...]
+    python -m bench.accuracy [--model models/default] [--fast models/fast] [--also BUNDLE ...] [--skip-two-way]
+                             [--skip-ablations | --ablation TEXT ...]
                              [--skip-held-out]
 """
 import argparse
@@ -39,8 +42,14 @@ SPLIT_NAMES = ("train", "dev", "test")
 # Each trained here with the default settings but one. The GloVe rows are the fast model's recipe
 # (encoder="glove") and its own ablations; the encoder rows change the default.
 GLOVE = dict(encoder="glove")
+DISTILLED = dict(GLOVE, teacher="--model")  # the teacher is the default model under test
 ABLATIONS = {
-    "GloVe model (the fast one), retrained": GLOVE,
+    "GloVe model trained on labels alone, retrained": GLOVE,
+    "GloVe distilled: the training rows, soft labels only": dict(DISTILLED, transfer=()),
+    "GloVe distilled: + masked words": dict(DISTILLED, transfer=("mask",)),
+    "GloVe distilled: + masked and swapped words": dict(DISTILLED, transfer=("mask", "swap")),
+    "GloVe distilled: + n-gram windows": dict(DISTILLED, transfer=("mask", "swap", "ngram")),
+    "GloVe distilled: + documents' sentence pairs (the fast model's recipe)": DISTILLED,
     "encoder without the relation head (mean over words, same classifier)": dict(relation=False),
     "encoder, first piece per word": dict(word_pooling="first"),
     "encoder, 3 epochs": dict(epochs=3),
@@ -160,6 +169,9 @@ def measure(system, splits, cases):
         figures = three_way(system.predict([r["text"] for r in test]), [r["label"] for r in test])
         figures["polar"], figures["polar_n"] = polar_accuracy(system, test)
         figures["score_r"] = pearson(system.scores([r["text"] for r in test]), [r["rating"] for r in test])
+        if hasattr(system, "probabilities"):
+            figures["ece"] = round(expected_calibration_error(system.probabilities([r["text"] for r in test]),
+                                                              [system.labels.index(r["label"]) for r in test]), 4)
         figures["n"] = len(test)
         row["test"][corpus] = figures
     for key in ("accuracy", "macro_f1", "polar", "score_r"):
@@ -214,6 +226,9 @@ def held_out(corpus, splits, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/default")
+    parser.add_argument("--fast", default="models/fast", help="the fast model, measured when it is there")
+    parser.add_argument("--also", action="append", default=[], metavar="BUNDLE",
+                        help="another bundle to measure beside them (repeatable)")
     parser.add_argument("--json", default="bench/results/accuracy.json")
     parser.add_argument("--skip-two-way", action="store_true", help="do not retrain the earlier two-way recipe")
     parser.add_argument("--skip-ablations", action="store_true")
@@ -235,6 +250,13 @@ def main():
     print("  test ECE (temperature 1 -> fitted " f"{default.temperature}; floor of a calibrated model): " + ", ".join(
         f"{c} {a:.3f} -> {b:.3f} ({floor:.3f})" for c, (a, b, floor) in results["systems"]
         [f"default model {default.version}"]["calibration"].items()), flush=True)
+    if Path(args.fast, "manifest.json").exists():
+        fast = Predictor.load(args.fast)
+        record(f"fast model {fast.version} (distilled)", ModelSystem(fast), train_seconds=fast.metrics.get("train_seconds"),
+               distillation=fast.metrics.get("data", {}).get("distillation"))
+    for path in args.also:
+        other = Predictor.load(path)
+        record(f"{path} {other.version}", ModelSystem(other), train_seconds=other.metrics.get("train_seconds"))
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "model")
         if not args.skip_two_way:
@@ -246,6 +268,8 @@ def main():
         ablations = {} if args.skip_ablations else {name: options for name, options in ABLATIONS.items()
                                                     if not args.ablation or any(t in name for t in args.ablation)}
         for name, options in ablations.items():
+            if options.get("teacher") == "--model":
+                options = dict(options, teacher=args.model)
             started = time.time()
             fit(TrainConfig(out=out, progress=False, **options), log=lambda m: None)
             seconds, predictor = round(time.time() - started, 1), Predictor.load(out)

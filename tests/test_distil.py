@@ -69,6 +69,8 @@ def test_a_distilled_bundle_answers_like_any_other(tmp_path, labelled_files, enc
     assert answer["label"] in ("negative", "positive") and answer["attention"].shape == (5, 5)
     log_odds = np.log(answer["probabilities"][answer["label"]] / answer["probabilities"][answer["runner_up"]])
     assert answer["contributions"].sum() + answer["contribution_bias"] == pytest.approx(log_odds, abs=1e-4)
+    review = student.analyse(["what a gripping story ! the ending is dull ."])[0]
+    assert [s["text"] for s in review["sentences"]] == ["what a gripping story !", "the ending is dull ."]
 
 
 def test_distil_command_defaults_and_refusals():
