@@ -27,7 +27,8 @@ _EMOTICON = r"""(?<!\S)(?: >?[:;=]['\-o^]?(?:\)+|\(+|[][dpo3/\\|*@$])
 _TOKEN_WITH_EMOTICONS = re.compile(_EMOTICON + " | " + _TOKEN.pattern, re.VERBOSE)
 _ONE_EMOTICON = re.compile(_EMOTICON, re.VERBOSE)
 # @mentions and links: no sentiment of their own, but a corpus's habits (its tweets lean positive) stick to them.
-_MENTION_OR_LINK = re.compile(r"(?<![\w@])@\w+|\b(?:https?://|www\.)\S+")
+# Case-blind: the encoder's tokenizer looks for them before it lower-cases.
+_MENTION_OR_LINK = re.compile(r"(?<![\w@])@\w+|\b(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
 def is_emoticon(token):

@@ -68,6 +68,7 @@ class TrainConfig:
     transfer_variants: int = 10  # variants drawn per training row (Tang et al. drew 20; bench/README.md)
     distil_temperature: float = 2.0  # the teacher's probabilities are softened at this temperature
     label_weight: float = 0.5  # a row with a true label: its target is this much the label, the rest the teacher's
+    counterfactual_label_weight: float = 0.5  # the same for a negation counterfactual, whose label is constructed
     teacher_cache: str = None  # where the teacher's labels are kept; None: data/cache/teacher
     max_len: int = 64
     seed: int = 0
@@ -170,9 +171,10 @@ class TrainConfig:
         self.transfer = tuple(self.transfer)
         if not isinstance(self.transfer_variants, int) or self.transfer_variants < 0:
             raise ValueError(f"transfer_variants must be a non-negative integer, got {self.transfer_variants!r}")
-        if not self.distil_temperature > 0 or not 0 <= self.label_weight <= 1:
-            raise ValueError(f"distil_temperature must be positive and label_weight in [0, 1], got "
-                             f"{self.distil_temperature!r} and {self.label_weight!r}")
+        weights = (self.label_weight, self.counterfactual_label_weight)
+        if not self.distil_temperature > 0 or not all(0 <= w <= 1 for w in weights):
+            raise ValueError(f"distil_temperature must be positive, label_weight and counterfactual_label_weight in "
+                             f"[0, 1], got {self.distil_temperature!r} and {weights!r}")
         if glove and self.embeddings == "glove" and self.embed_size != 50:
             raise ValueError(f"embed_size must be 50 with GloVe 6B 50d embeddings, got {self.embed_size}")
 
@@ -183,7 +185,8 @@ class TrainConfig:
 
 Prepared = collections.namedtuple("Prepared", "tokenizer inputs labels vocab lexicon encoder_files train_ids "
                                               "train_targets train_weights train_ratings has_ratings dev_sets "
-                                              "initial_weights glove_found sources train_tokens train_sources")
+                                              "initial_weights glove_found sources train_tokens train_sources "
+                                              "train_counterfactual")
 
 
 def seed_everything(seed):
@@ -358,6 +361,7 @@ def prepare_data(config, log):
     if config.rating_field and not has_ratings:
         log(f"no rating head: no training row has a {config.rating_field!r} field")
     source_of = [name for name, labelled, _ in train_sources for _ in labelled.texts]
+    read = len(train_tokens)  # the rows after these are negation counterfactuals
     if config.augment_negation and not set(FLIP) <= set(labels):
         log(f"no negation counterfactuals: they need the labels {sorted(FLIP)}, the data has {labels}")
     elif config.augment_negation:
@@ -380,7 +384,7 @@ def prepare_data(config, log):
                     np.array([np.nan if ratings[i] is None else ratings[i] / config.rating_scale for i in keep],
                              dtype=np.float32), has_ratings, dev_sets,
                     {"embedding": matrix, "token_table": table}, found, sources, [train_tokens[i] for i in keep],
-                    kept_sources)
+                    kept_sources, np.array([i >= read for i in keep], dtype=bool))
 
 
 def teach(config, prepared, log):
@@ -399,7 +403,8 @@ def teach(config, prepared, log):
     taught = labels(tokens)
     targets = distil.soften(taught[:, :-1], config.distil_temperature)
     n = len(prepared.train_tokens)
-    targets[:n] = config.label_weight * prepared.train_targets + (1 - config.label_weight) * targets[:n]
+    weight = np.where(prepared.train_counterfactual, config.counterfactual_label_weight, config.label_weight)[:, None]
+    targets[:n] = weight * prepared.train_targets + (1 - weight) * targets[:n]
     ratings = taught[:, -1].copy()  # the teacher's score, on the rating head's scale (rating / rating_scale)
     human = ~np.isnan(prepared.train_ratings)
     ratings[:n][human] = prepared.train_ratings[human]

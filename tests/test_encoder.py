@@ -74,6 +74,7 @@ def test_words_are_read_as_users_read_them(tiny_encoder):
         "i", "don't", "like", "it", ":(", "!!!", "<3"]
     tokenizer = WordPieceTokenizer(str(tiny_encoder / "vocab.txt"), max_len=6)
     assert tokenizer.split("@someone The film is WONDERFUL http://example.com/x") == ["the", "film", "is", "wonderful"]
+    assert tokenizer.split("See HTTPS://EXAMPLE.COM/X or WWW.EXAMPLE.COM") == ["see", "or"]
     assert tokenizer.split("@someone") == ["@", "someone"]  # a text that is nothing else keeps them
     vocab = tokenizer.vocab
     assert tokenizer.pieces("wonderful") == (vocab["wonder"], vocab["##ful"])
