@@ -38,14 +38,15 @@ def test_the_teacher_reads_student_tokens_as_written_with_masks_as_its_mask_piec
 def test_the_students_targets_are_the_teachers_cached_answers(tmp_path, labelled_files, encoder_bundle):
     config = TrainConfig(data=str(labelled_files[0]), dev=str(labelled_files[1]), out=str(tmp_path / "fast"),
                          teacher=str(encoder_bundle), teacher_cache=str(tmp_path / "cache"), transfer_variants=3,
-                         transfer=("mask", "ngram"), label_weight=0.0, distil_temperature=2.0, seed=3, **SMALL)
+                         transfer=("mask", "ngram"), label_weight=0.0, counterfactual_label_weight=0.0,
+                         distil_temperature=2.0, seed=3, **SMALL)
     log = lambda message: None  # noqa: E731
     prepared = prepare_data(config, log)
     taught = teach(config, prepared, log)
     n = len(prepared.train_tokens)
     assert 2 * n < len(taught.train_tokens) == len(taught.train_ids) == len(taught.train_targets)
     teacher = Predictor.load(encoder_bundle)
-    sample = list(range(n - 5, n + 20))  # training rows and transfer rows alike: label_weight 0 keeps only the teacher
+    sample = list(range(n - 5, n + 20))  # training rows and transfer rows alike: label weights 0 keep only the teacher
     probabilities = teacher.predict_proba([detokenize(taught.train_tokens[i]) for i in sample
                                            if MASK not in taught.train_tokens[i]])
     expected = soften(np.log(probabilities), 2.0)
