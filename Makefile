@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11, gcc, the package registries):
 #   make run    -- venv, data, the default model (trained if missing), then the server on 127.0.0.1:8000
 #   make test   -- venv, then the whole test suite
+# and, optionally, make model-fast -- the fast model distilled from the default (README, "The fast model")
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

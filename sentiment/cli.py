@@ -117,6 +117,8 @@ def _train_parser(sub, command="train"):
                    help="distil: the teacher's probabilities are softened at this temperature (default: %(default)s)")
     p.add_argument("--label-weight", type=float, default=defaults.label_weight,
                    help="distil: share of the true label in a labelled row's target (default: %(default)s)")
+    p.add_argument("--counterfactual-label-weight", type=float, default=defaults.counterfactual_label_weight,
+                   help="distil: the same for a negation counterfactual's constructed label (default: %(default)s)")
     p.add_argument("--teacher-cache", default=None, help="distil: where the teacher's labels are kept "
                                                          "(default: data/cache/teacher)")
     if command == "distil":
