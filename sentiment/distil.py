@@ -80,19 +80,16 @@ def variants(tokens, rng, kinds, neighbours, count=10, p_mask=0.1, p_swap=0.1, p
     return out
 
 
-def document_pairs(tokenizer, paths):
-    """Token lists of each pair of adjacent sentences in the documents at `paths` (train split)."""
+def document_pairs(tokenizer, path):
+    """Token lists of each pair of adjacent sentences in the documents of one file (train split)."""
     pairs = []
-    for path in paths:
-        if not Path(path).exists():
-            continue
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                sentences = [s["text"] for s in json.loads(line)["sentences"]]
-                for first, second in zip(sentences, sentences[1:]):
-                    tokens = tokenizer(f"{first} {second}")[0]
-                    if tokens:
-                        pairs.append(tokens)
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            sentences = [s["text"] for s in json.loads(line)["sentences"]]
+            for first, second in zip(sentences, sentences[1:]):
+                tokens = tokenizer(f"{first} {second}")[0]
+                if tokens:
+                    pairs.append(tokens)
     return pairs
 
 
@@ -164,25 +161,27 @@ def soften(log_probabilities, temperature):
     return z / z.sum(axis=1, keepdims=True)
 
 
-def transfer_set(tokens, sources, config, glove, tokenizer):
+def transfer_set(tokens, sources, config, load_glove, tokenizer):
     """(token lists, sources) of the transfer sentences beyond the training rows: variants of each row,
-    deduplicated against the rows and each other, and adjacent sentence pairs of the training documents."""
+    deduplicated against the rows and each other, and adjacent sentence pairs of the training documents.
+    load_glove() gives GloVe's (words, vectors), read only when words are swapped."""
     kinds = config.transfer
-    neighbours = glove_neighbours({t for row in tokens for t in row}, glove) if "swap" in kinds else {}
+    neighbours = glove_neighbours({t for row in tokens for t in row}, load_glove()) if "swap" in kinds else {}
     seen = {tuple(t) for t in tokens}
     extra, extra_sources = [], []
+
+    def add(sentence, source):
+        if tuple(sentence) not in seen:
+            seen.add(tuple(sentence))
+            extra.append(sentence)
+            extra_sources.append(source)
+
     for index, (row, source) in enumerate(zip(tokens, sources)):
-        rng = random.Random(f"{config.seed}:{index}")
-        for variant in variants(row, rng, kinds, neighbours, config.transfer_variants):
-            if tuple(variant) not in seen:
-                seen.add(tuple(variant))
-                extra.append(variant)
-                extra_sources.append(source)
+        for variant in variants(row, random.Random(f"{config.seed}:{index}"), kinds, neighbours,
+                                config.transfer_variants):
+            add(variant, source)
     if "documents" in kinds and config.uses_default_data:
         for corpus, path in zip(datasets.BY_DOCUMENT, datasets.document_files("train")):
-            for pair in document_pairs(tokenizer, [path]):
-                if tuple(pair) not in seen:
-                    seen.add(tuple(pair))
-                    extra.append(pair)
-                    extra_sources.append(corpus)
+            for pair in document_pairs(tokenizer, path):
+                add(pair, corpus)
     return extra, extra_sources

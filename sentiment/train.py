@@ -394,7 +394,7 @@ def teach(config, prepared, log):
     teacher = Predictor.load(config.teacher, device=config.device)
     if teacher.labels != prepared.labels:
         raise ValueError(f"teacher {config.teacher} answers {teacher.labels}, the data has {prepared.labels}")
-    extra, extra_sources = distil.transfer_set(prepared.train_tokens, prepared.train_sources, config, load_glove(),
+    extra, extra_sources = distil.transfer_set(prepared.train_tokens, prepared.train_sources, config, load_glove,
                                                prepared.tokenizer)
     tokens, sources = prepared.train_tokens + extra, prepared.train_sources + extra_sources
     log(f"transfer set: {len(prepared.train_tokens)} training rows and {len(extra)} more "
