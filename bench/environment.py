@@ -87,6 +87,15 @@ def openblas_core(cpuinfo="/proc/cpuinfo"):
     return None
 
 
+def cpu_name(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name, as benchmarks print it beside their figures."""
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown CPU")
+    except OSError:
+        return "unknown CPU"
+
+
 def probe(code, **env):
     """Run `code` in a fresh interpreter with `env` set (None: unset); its last line of output, as JSON."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
