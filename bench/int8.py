@@ -22,11 +22,9 @@ import mxnet as mx
 import numpy as np
 from mxnet.base import NDArrayHandle, py_str
 
-from bench.accuracy import three_way
+from bench.accuracy import load_splits, three_way
 from bench.environment import cpu_name
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPORA = ("movie", "amazon", "nyt", "tweets")
 WIDTH = 64
 
 
@@ -59,11 +57,8 @@ SETTINGS = {
 
 
 def read_texts(split):
-    rows = []
-    for corpus in CORPORA:
-        with open(ROOT / "data" / corpus / f"{split}.jsonl", encoding="utf-8") as f:
-            rows += [json.loads(line) for line in f]
-    return rows
+    """Every corpus's rows of one split, corpus after corpus."""
+    return [row for corpus in load_splits().values() for row in corpus[split]]
 
 
 def calibration_batches(predictor, count, batch=32, seed=0):
