@@ -4,8 +4,11 @@
 - The encoder alone (the fine-tuned MiniLM of --model, hybridized), at batch 1 and 32, on 256 test
   sentences of 18-22 pieces, median of rounds; and PyTorch running the published encoder on the same
   sentences in its own venv (bench/encoder_reference.py speed), in the same run.
+- The same encoder as trained, before serving fuses its attention (gluonnlp's cell, which concatenates
+  the query, key and value weights on every call): what sentiment.transformer.fuse_attention gains.
 - The whole answer: Predictor.explain on the same sentences (tokenizing, the encoder, the relation
   network, attention), at batch 1 and 32.
+- The whole answer on random batches of 32 test sentences of every length (what a loaded server's passes hold).
 - GFLOP/s at batch 32: the encoder's multiply-adds x 2 per sentence (counted from the sizes) x sentences/s.
 """
 import json
@@ -38,11 +41,16 @@ def encoder_flops(sizes, pieces):
     return 2 * sizes["num_layers"] * per_layer
 
 
-def test_sentences(tokenizer, count=256):
+def all_test_sentences():
     texts = []
     for corpus in ("movie", "amazon", "nyt", "tweets"):
         with open(ROOT / "data" / corpus / "test.jsonl", encoding="utf-8") as f:
             texts += [json.loads(line)["text"] for line in f]
+    return texts
+
+
+def test_sentences(tokenizer, count=256):
+    texts = all_test_sentences()
     chosen = []
     for text in texts:
         words = tokenizer.split(text)
@@ -76,6 +84,17 @@ def pytorch_rates(python):
     return json.loads(out.stdout.strip().splitlines()[-1]), None
 
 
+def unfused_bert(model_path):
+    """The bundle's encoder as training leaves it: gluonnlp's attention cells, not serving's fused ones."""
+    from sentiment import bundle
+    from sentiment.predictor import model_parts, needed_files
+
+    loaded = bundle.read(model_path, needs=needed_files)
+    model = model_parts(loaded.config, loaded.files, loaded.vocab_json)[2]
+    model.load_parameters(loaded.weights)
+    return model.words.bert
+
+
 def encoder_speed(results, model_path, reference_python):
     from sentiment.predictor import Predictor
 
@@ -87,13 +106,16 @@ def encoder_speed(results, model_path, reference_python):
     inputs = predictor.inputs
     encoded = [inputs.encode(predictor.tokenizer(t)[0]) for t in texts]
     mean_pieces = float(np.mean([inputs.length(e) for e in encoded]))
-    bert = predictor.model.words.bert
-    bert.hybridize(static_alloc=True)
+    served, unfused = predictor.model.words.bert, unfused_bert(model_path)
+    for bert in (served, unfused):
+        bert.hybridize(static_alloc=True)
 
-    def encoder_alone(chunk):
-        pieces, valid = inputs.arrays(chunk)[:2]
-        x = nd.array(pieces)
-        bert(x, nd.zeros_like(x), nd.array(valid)).wait_to_read()
+    def alone(bert):
+        def run(chunk):
+            pieces, valid = inputs.arrays(chunk)[:2]
+            x = nd.array(pieces)
+            bert(x, nd.zeros_like(x), nd.array(valid)).wait_to_read()
+        return run
 
     results["gemm_gflops"] = round(gemm_gflops(), 1)
     print(f"float32 GEMM 2048x2048 (oneDNN): {results['gemm_gflops']} GFLOP/s; {len(texts)} test sentences, "
@@ -102,11 +124,16 @@ def encoder_speed(results, model_path, reference_python):
     results["pytorch"] = reference or why
     rows = {}
     for batch in (1, 32):
-        rows[f"encoder alone, batch {batch}"] = rate(encoder_alone, encoded, batch)
+        rows[f"encoder alone, batch {batch}"] = rate(alone(served), encoded, batch)
+        rows[f"encoder alone, attention not fused, batch {batch}"] = rate(alone(unfused), encoded, batch)
         rows[f"whole answer (Predictor.explain), batch {batch}"] = rate(
             lambda chunk: predictor.explain(chunk), texts, batch)
         if reference:
             rows[f"PyTorch {reference['torch']}, encoder alone, batch {batch}"] = reference[f"batch_{batch}"]
+    mixed = all_test_sentences()
+    mixed = [mixed[i] for i in np.random.RandomState(0).permutation(len(mixed))[:640]]
+    rows["whole answer, random batches of 32 test sentences"] = rate(lambda chunk: predictor.explain(chunk), mixed, 32,
+                                                                      rounds=3)
     results["sentences_per_second"] = {k: round(v, 1) for k, v in rows.items()}
     flops = encoder_flops(sizes, mean_pieces)
     results["encoder_gflops_batch_32"] = round(rows["encoder alone, batch 32"] * flops / 1e9, 1)

@@ -14,6 +14,7 @@ from .inputs import PieceInputs, VocabularyInputs
 from .model import (EncoderRelationClassifier, LogitDecomposition, RelationAttentionClassifier, ServedEncoderGraph,
                     ServedGraph)
 from .tokenizer import Tokenizer
+from .transformer import fuse_attention
 from .wordpiece import WordPieceTokenizer
 
 # Padded pairs (B*T*T) per forward pass: bounds memory (the pair grid grows with T^2), and at 32k pairs
@@ -51,6 +52,8 @@ class Predictor:
         config = loaded.config
         tokenizer, inputs, model = model_parts(config, loaded.files, loaded.vocab_json)
         model.load_parameters(loaded.weights, ctx=ctx)
+        if is_encoder_model(config):
+            fuse_attention(model.words.bert, ctx)  # answers only: the attention's weights interleaved once
         return cls(model, inputs, tokenizer, config["labels"], ctx, loaded.manifest["version"], config, loaded.metrics)
 
     @property

@@ -12,7 +12,7 @@ from sentiment.data import DataError
 from sentiment.inputs import PieceInputs
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
-from sentiment.transformer import build_bert, config_from_file, load_safetensors
+from sentiment.transformer import FusedSelfAttention, build_bert, config_from_file, fuse_attention, load_safetensors
 from sentiment.wordpiece import WordPieceTokenizer, group_words
 from tests.conftest import SMALL_ENCODER
 from tests.helpers import ROOT, write_jsonl
@@ -50,6 +50,20 @@ def test_the_port_gives_the_reference_implementations_hidden_states():
         assert [101, *(p for w in words for p in tokenizer.pieces(w)), 102] == ids, sentence
         worst = max(worst, float(np.abs(states(bert, ids) - reference["states"][starts[k]:starts[k + 1]]).max()))
     assert len(reference["sentences"]) >= 30 and worst <= 1e-4
+
+
+def test_fused_attention_gives_the_same_states(tiny_encoder):
+    """Serving's interleaved query-key-value weight (made once) against gluonnlp's cell (made per call),
+    on a padded batch, so that the masking is compared too."""
+    bert = bert_from(tiny_encoder)
+    pieces = mx.nd.array([[2, 17, 18, 19, 20, 3], [2, 21, 3, 0, 0, 0]])  # [CLS] ... [SEP], then [PAD]
+    valid = mx.nd.array([6, 3])
+    before = bert(pieces, mx.nd.zeros_like(pieces), valid).asnumpy()
+    fuse_attention(bert, mx.cpu())
+    bert.hybridize(static_alloc=True)
+    after = bert(pieces, mx.nd.zeros_like(pieces), valid).asnumpy()
+    assert all(isinstance(layer.attention_cell, FusedSelfAttention) for layer in bert.encoder.transformer_cells)
+    assert np.abs(before).max() > 0.1 and np.abs(after - before).max() <= 1e-6
 
 
 def test_every_parameter_takes_a_tensor_and_a_missing_one_is_named(tiny_encoder, tmp_path):
