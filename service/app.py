@@ -39,7 +39,9 @@ def create_app(config=None):
         log.error("model not loaded, not ready: %s", exc)
     else:
         app.extensions["predictor"] = predictor
-        app.extensions["scorer"] = (MicroBatcher(predictor, app.config["MAX_TEXTS"], app.config["MICROBATCH_WAIT_MS"])
+        wait = app.config["MICROBATCH_WAIT_MS"]
+        wait = settings.microbatch_wait_ms(predictor.config) if wait is None else wait
+        app.extensions["scorer"] = (MicroBatcher(predictor, app.config["MAX_TEXTS"], wait)
                                     if app.config["MICROBATCH"] else predictor)
         metrics.MODEL_INFO.labels(predictor.version, predictor.device).set(1)
         log.info("model %s loaded from %s on device %s", predictor.version, app.config["MODEL_PATH"],

@@ -11,7 +11,8 @@ DEFAULTS = {
     "MAX_TEXT_CHARS": ("SENTIMENT_MAX_TEXT_CHARS", 20_000, int),  # longer texts are clipped and flagged
     "MAX_SENTENCES": ("SENTIMENT_MAX_SENTENCES", 256, int),  # sentences read per text; the rest flagged
     "MICROBATCH": ("SENTIMENT_MICROBATCH", 1, int),  # 1: batch concurrent requests in one pass (bench/load)
-    "MICROBATCH_WAIT_MS": ("SENTIMENT_MICROBATCH_WAIT_MS", 0.0, float),  # 0: never wait for more requests
+    # Under load, how long a pass may wait for the requests in flight; None: by bundle (microbatch_wait_ms)
+    "MICROBATCH_WAIT_MS": ("SENTIMENT_MICROBATCH_WAIT_MS", None, float),
 }
 
 
@@ -33,3 +34,9 @@ def serving_layout(model_path, cores):
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         encoder = "glove"  # no readable bundle yet: the app says so on /ready
     return (1, 32) if encoder != "glove" else (cores, 4)
+
+
+def microbatch_wait_ms(config):
+    """The micro-batcher's wait under load by default, for a bundle's config: 25 ms for an encoder model,
+    whose passes under load take 100 ms and more (bench/README.md); none for a GloVe model, whose take a few."""
+    return 0.0 if config["model"].get("encoder", "glove") == "glove" else 25.0

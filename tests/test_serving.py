@@ -1,4 +1,6 @@
 """The served pass gives the training graph's numbers: per-token features, logits, attention, contributions."""
+import time
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -83,3 +85,57 @@ def test_the_predictor_serves_the_same_answers_either_way(small_bundle):
         for key in ("attention", "contributions"):
             np.testing.assert_allclose(got[key], want[key], atol=1e-5)
         assert got["contribution_bias"] == pytest.approx(want["contribution_bias"], abs=1e-5)
+
+
+class GatedPredictor:
+    """The real predictor, with each pass's request count recorded and the first pass held until `gate` opens."""
+
+    def __init__(self, predictor):
+        import threading
+
+        self.predictor, self.passes, self.gate, self.started = predictor, [], threading.Event(), threading.Event()
+
+    def explain_tokenized(self, tokenized, **options):
+        self.passes.append(len(tokenized))
+        self.started.set()
+        self.gate.wait(30)
+        return self.predictor.explain_tokenized(tokenized, **options)
+
+
+def test_under_load_the_next_pass_waits_for_the_requests_in_flight(small_bundle):
+    """A pass of 1 ran with 3 requests queued behind it: the next pass takes those 3 and waits for a fourth (the
+    first client coming back) instead of starting without it. An idle batcher, with the same wait, never waits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.batcher import MicroBatcher
+
+    gated = GatedPredictor(Predictor.load(small_bundle))
+    batcher = MicroBatcher(gated, max_wait_ms=10_000)
+    one = [gated.predictor.tokenize("the plot is dull .")]
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(batcher.explain_tokenized, one)
+        assert gated.started.wait(30)
+        queued = [pool.submit(batcher.explain_tokenized, one) for _ in range(3)]
+        for _ in range(3000):
+            if batcher._queue.qsize() == 3:
+                break
+            time.sleep(0.01)
+        gated.gate.set()
+        first.result(30)
+        returning = pool.submit(batcher.explain_tokenized, one)  # the first client's next request
+        answers = [f.result(30) for f in queued + [returning]]
+    assert gated.passes == [1, 4] and all(a[0]["label"] == answers[0][0]["label"] for a in answers)
+
+    idle = MicroBatcher(gated, max_wait_ms=10_000)
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(idle.explain_tokenized, one).result(timeout=5)[0]["tokens"] == one[0][0]
+
+
+def test_an_encoder_bundle_waits_for_the_requests_in_flight_by_default(small_bundle, encoder_bundle):
+    from service.app import create_app
+
+    def wait(path, **config):
+        return create_app({"MODEL_PATH": str(path), **config}).extensions["scorer"].max_wait
+
+    assert (wait(small_bundle), wait(encoder_bundle)) == (0.0, 0.025)
+    assert wait(encoder_bundle, MICROBATCH_WAIT_MS=0.0) == 0.0
