@@ -93,6 +93,7 @@ class TrainConfig:
     augment_negation: bool = True  # add "not" counterfactuals of training sentences (sentiment/augment.py; needs lexicon)
     emoticons: bool = True  # the tokenizer keeps ":)", ":-(", "<3" ... whole; False splits them into characters
     drop_mentions: bool = True  # the tokenizer leaves out @mentions and links; False keeps them
+    counterfactual_weight: float = 1.0  # loss weight of a negation counterfactual row, beside its source's
     balance: float = 0.5  # loss weight of a data file's rows ~ (its share of the rows) ** -balance; 0: plain
     class_balance: float = 0.0  # and ~ (its label's share of the rows) ** -class_balance; 0: plain
     select_metric: str = "accuracy"  # epochs are chosen on the mean per-source dev "accuracy" or "macro_f1"
@@ -142,6 +143,8 @@ class TrainConfig:
         if not 0 <= self.balance <= 1 or not 0 <= self.class_balance <= 1:
             raise ValueError(f"balance and class_balance must be in [0, 1], got {self.balance!r} and "
                              f"{self.class_balance!r}")
+        if not self.counterfactual_weight >= 0:
+            raise ValueError(f"counterfactual_weight must be >= 0, got {self.counterfactual_weight!r}")
         if self.select_metric not in ("accuracy", "macro_f1"):
             raise ValueError(f"select_metric must be 'accuracy' or 'macro_f1', got {self.select_metric!r}")
         if not 0 < self.dev_fraction < 1:
@@ -238,13 +241,14 @@ def rating_loss(predicted, targets, weights, config, ctx):
     return weight * mx.nd.square(predicted - target)
 
 
-def row_weights(sources, labels, config):
-    """Per-row loss weights with mean 1: corpus balancing, times class balancing when asked for."""
+def row_weights(sources, labels, counterfactual, config):
+    """Per-row loss weights: corpus balancing, times class balancing when asked for (mean 1), then the
+    negation counterfactuals' own weight."""
     weights = source_weights(sources, config.balance)
     if config.class_balance:
         weights = weights * source_weights(labels, config.class_balance)
         weights = weights / weights.mean()
-    return weights
+    return weights * np.where(counterfactual, config.counterfactual_weight, 1.0)
 
 
 def average_params(snapshots):
@@ -378,13 +382,14 @@ def prepare_data(config, log):
     sources = {"train": [_describe(n, d, p) for n, d, p in train_sources],
                "dev": [_describe(n, d, p) for n, d, p in dev_sources]}
     table = token_table(vocab.idx_to_token, lexicon, config.clauses) if config.lexicon and vocab else None
+    counterfactual = np.array([i >= read for i in keep], dtype=bool)
     return Prepared(tokenizer, inputs, labels, vocab, lexicon, folder, [ids[i] for i in keep],
                     soft_targets([y[i] for i in keep], [confidences[i] for i in keep], len(labels)),
-                    row_weights(kept_sources, [y[i] for i in keep], config),
+                    row_weights(kept_sources, [y[i] for i in keep], counterfactual, config),
                     np.array([np.nan if ratings[i] is None else ratings[i] / config.rating_scale for i in keep],
                              dtype=np.float32), has_ratings, dev_sets,
                     {"embedding": matrix, "token_table": table}, found, sources, [train_tokens[i] for i in keep],
-                    kept_sources, np.array([i >= read for i in keep], dtype=bool))
+                    kept_sources, counterfactual)
 
 
 def teach(config, prepared, log):
@@ -415,7 +420,8 @@ def teach(config, prepared, log):
     return prepared._replace(
         train_ids=prepared.train_ids + [prepared.inputs.encode(t) for t in extra],
         train_targets=targets.astype(np.float32), train_ratings=ratings.astype(np.float32),
-        train_weights=row_weights(sources, targets.argmax(axis=1).tolist(), config),
+        train_weights=row_weights(sources, targets.argmax(axis=1).tolist(),
+                                  np.concatenate([prepared.train_counterfactual, np.zeros(len(extra), bool)]), config),
         train_tokens=tokens, train_sources=sources, sources={**prepared.sources, "distillation": described})
 
 

@@ -11,7 +11,7 @@ from sentiment.predictor import Predictor
 from sentiment.data import load_labelled
 from sentiment.evaluation import calibrated_ece_floor, expected_calibration_error, fit_temperature
 from sentiment.predictor import log_softmax
-from sentiment.train import TrainConfig, fit, soft_targets, source_weights
+from sentiment.train import TrainConfig, fit, row_weights, soft_targets, source_weights
 from tests.conftest import SMALL
 from tests.helpers import make_reviews, run_cli, write_jsonl
 
@@ -140,6 +140,8 @@ def test_train_options_are_validated():
         TrainConfig(embeddings="random")
     with pytest.raises(ValueError, match="word_pooling must be"):
         TrainConfig(word_pooling="max")
+    with pytest.raises(ValueError, match="counterfactual_weight must be >= 0"):
+        TrainConfig(counterfactual_weight=-1)
     assert (TrainConfig().epochs, TrainConfig(encoder="glove").epochs) == (2, 10)
 
 
@@ -160,6 +162,15 @@ def test_several_files_and_directories_each_have_their_say(tmp_path):
     assert per_epoch["dev_accuracy"] == pytest.approx(np.mean(list(per_epoch["dev_per_source"].values())), abs=1e-5)
     weights = source_weights(["a"] * 200 + ["b"] * 40, balance=0.5)
     assert weights.mean() == pytest.approx(1) and weights[-1] / weights[0] == pytest.approx(5 ** 0.5, rel=1e-5)
+
+
+def test_negation_counterfactuals_weigh_what_they_are_given():
+    sources, labels = ["a", "a", "b", "b"], [0, 2, 0, 2]
+    counterfactual = np.array([False, True, False, True])
+    plain = row_weights(sources, labels, np.zeros(4, bool), TrainConfig())
+    assert np.array_equal(row_weights(sources, labels, counterfactual, TrainConfig()), plain)
+    weighted = row_weights(sources, labels, counterfactual, TrainConfig(counterfactual_weight=3.0))
+    assert np.allclose(weighted, plain * [1, 3, 1, 3])
 
 
 def test_without_dev_a_part_of_the_users_data_is_held_out(tmp_path):
