@@ -84,14 +84,14 @@ def pytorch_rates(python):
     return json.loads(out.stdout.strip().splitlines()[-1]), None
 
 
-def unfused_bert(model_path):
+def unfused_bert(model_path, ctx):
     """The bundle's encoder as training leaves it: gluonnlp's attention cells, not serving's fused ones."""
     from sentiment import bundle
     from sentiment.predictor import model_parts, needed_files
 
     loaded = bundle.read(model_path, needs=needed_files)
     model = model_parts(loaded.config, loaded.files, loaded.vocab_json)[2]
-    model.load_parameters(loaded.weights)
+    model.load_parameters(loaded.weights, ctx=ctx)
     return model.words.bert
 
 
@@ -106,15 +106,16 @@ def encoder_speed(results, model_path, reference_python):
     inputs = predictor.inputs
     encoded = [inputs.encode(predictor.tokenizer(t)[0]) for t in texts]
     mean_pieces = float(np.mean([inputs.length(e) for e in encoded]))
-    served, unfused = predictor.model.words.bert, unfused_bert(model_path)
+    ctx = predictor.ctx  # the GPU where MXNet sees one (bench/gpu), else the CPU
+    served, unfused = predictor.model.words.bert, unfused_bert(model_path, ctx)
     for bert in (served, unfused):
         bert.hybridize(static_alloc=True)
 
     def alone(bert):
         def run(chunk):
             pieces, valid = inputs.arrays(chunk)[:2]
-            x = nd.array(pieces)
-            bert(x, nd.zeros_like(x), nd.array(valid)).wait_to_read()
+            x = nd.array(pieces, ctx=ctx)
+            bert(x, nd.zeros_like(x), nd.array(valid, ctx=ctx)).wait_to_read()
         return run
 
     results["gemm_gflops"] = round(gemm_gflops(), 1)

@@ -40,3 +40,12 @@ def test_the_served_pass_matches_the_training_graph_on_the_gpu(small_bundle):
 def test_a_whole_review_on_the_gpu(small_bundle):
     answer = Predictor.load(small_bundle, "gpu").analyse(["the script is dull . what a wonderful cast !"])[0]
     assert len(answer["sentences"]) == 2 and mx.context.num_gpus() >= 1
+
+
+def test_an_encoder_model_answers_alike_on_the_gpu_and_the_cpu(encoder_bundle):
+    """The fused attention, the relation network and the exact contributions on the GPU, against the CPU."""
+    on_gpu, on_cpu = Predictor.load(encoder_bundle, "gpu"), Predictor.load(encoder_bundle, "cpu")
+    for got, want in zip(on_gpu.explain(TEXTS, contributions=True), on_cpu.explain(TEXTS, contributions=True)):
+        assert got["label"] == want["label"] and got["tokens"] == want["tokens"]
+        assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-4)
+        np.testing.assert_allclose(got["contributions"], want["contributions"], atol=1e-4)

@@ -79,11 +79,13 @@ timeout 60 python3 -m sentiment predict --model "$KIT_HOME/model" --no-attention
   "The first half drags. But the last hour is gorgeous, and I would happily watch it again." \
   2>&1 | head -40 | tee "$OUT/predict.json" || true
 
-step "bench/speed, the served pass, on the GPU"
-timeout 180 python3 -m bench.speed --served --model "$KIT_HOME/model" 2>&1 | tail -12 | tee "$OUT/speed.txt" || true
+step "bench/speed on the GPU: the encoder alone and the whole answer"
+timeout 180 python3 -m bench.speed --encoder --model "$KIT_HOME/model" 2>&1 | tail -14 | tee "$OUT/speed.txt" || true
 
-step "CPU and GPU agree on 1,000 test sentences"
-timeout 120 python3 - "$KIT_HOME/model" <<'EOF' 2>&1 | tee "$OUT/agreement.txt" || true
+step "CPU and GPU agree on 1,000 test sentences: the carried default (trained on a CPU), then the model trained here"
+for model in models/default "$KIT_HOME/model"; do
+[ -e "$model" ] || continue
+timeout 120 python3 - "$model" <<'EOF' 2>&1 | tee -a "$OUT/agreement.txt" || true
 import sys, numpy as np
 from sentiment.data import load_many, split_files
 from sentiment.predictor import Predictor
@@ -92,6 +94,7 @@ cpu, gpu = Predictor.load(sys.argv[1], "cpu"), Predictor.load(sys.argv[1], "gpu"
 a, b = cpu.predict_proba(texts), gpu.predict_proba(texts)
 labels_equal = bool((a.argmax(1) == b.argmax(1)).all())
 print(f"{len(texts)} sentences: labels equal {labels_equal}, largest probability difference {np.abs(a - b).max():.2e}")
-print("agreement:", "pass" if labels_equal and np.abs(a - b).max() <= 1e-4 else "FAIL")
+print(f"{sys.argv[1]} ({cpu.version}) agreement:", "pass" if labels_equal and np.abs(a - b).max() <= 1e-4 else "FAIL")
 EOF
+done
 step "done"

@@ -8,12 +8,16 @@ OUT/parts/MANIFEST (SHA-256 of every part and of the whole) and OUT/parts/bootst
 zstandard module, for a machine without a zstd command):
 - site/: mxnet 1.9.1 (the mxnet-cu117 wheel, libmxnet.so included) with its few numpy-2 and
   Python-3.12 breakages patched (PATCHES), gluonnlp's Python files with its one compiled module
-  replaced by a shim (the project uses only Vocab and FixedBucketSampler), and every other
+  (the BERT tokenizer, the encoder model's WordPiece) rebuilt for CPython 3.12, and every other
   dependency installed for CPython 3.12 (pip --target, binary wheels only; numpy is the machine's);
 - lib/: the CUDA 11 libraries the model's operators call, real (REAL), and small stubs with the
   right SONAME and symbol versions for those it only needs to load (STUBS): a stub that is called
   says so on stderr and returns an error, so a wrong guess shows up at once;
-- the project itself (sentiment/, service/, bench/, tests/) and the review data (data/).
+- the project itself (sentiment/, service/, bench/, tests/), the review data and the pretrained
+  encoder (data/), and the default model (models/default) when it is there.
+
+The tokenizer is built with this venv's Cython and gcc against a CPython 3.12's headers: KIT_PYTHON312,
+else python3.12 on PATH. Without one, a shim stands in and the kit can run GloVe models only.
 """
 import argparse
 import hashlib
@@ -31,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PART_BYTES = 60 * 1024 * 1024
+DEFAULT_MODEL = "models/default"
 MXNET = "mxnet-cu117==1.9.1"
 # CUDA 11.8 builds: the same SONAMEs as the 11.7 that libmxnet was built against, and they know Hopper (sm_90).
 CUDA_WHEELS = {"nvidia-cuda-runtime-cu11==11.8.89": ["libcudart.so.11.0"],
@@ -91,11 +96,12 @@ class LooseVersion:
     def __ge__(self, other): a, b = self._key(other); return a >= b
     def __eq__(self, other): a, b = self._key(other); return a == b
 '''
-GLUONNLP_SHIM = '''"""Stands in for gluonnlp's compiled BERT tokenizer, which this project never uses (kit for Python 3.12)."""
+GLUONNLP_SHIM = '''"""Stands in for gluonnlp's compiled BERT tokenizer: the kit was built without a CPython 3.12."""
 
 
 def _missing(*args, **kwargs):
-    raise NotImplementedError("gluonnlp's BERT tokenizers are not in the GPU kit")
+    raise NotImplementedError("gluonnlp's BERT tokenizer is not in this GPU kit (no CPython 3.12 where it was "
+                              "built: bench/gpu/kit.py), so encoder models cannot run; GloVe models can")
 
 
 is_control = is_punctuation = is_whitespace = _missing
@@ -114,6 +120,38 @@ static void called(const char *name) {
     if (loud) fprintf(stderr, "GPU kit: stub %(library)s was called (%%s): add the real library to the kit\n", name);
 }
 '''
+
+
+def python312():
+    """A CPython 3.12 interpreter here (KIT_PYTHON312, else python3.12 on PATH), or None."""
+    for candidate in (os.environ.get("KIT_PYTHON312"), shutil.which("python3.12")):
+        if candidate:
+            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+                                   capture_output=True, text=True)
+            if probe.stdout.strip() == "True":
+                return candidate
+    return None
+
+
+def build_tokenizer(pyx, folder):
+    """gluonnlp's BERT tokenizer compiled for CPython 3.12 into `folder`: Cython (this venv's) writes the C,
+    gcc builds it against a 3.12's headers. False, with the reason printed, when there is no CPython 3.12."""
+    python = python312()
+    if python is None:
+        print("no CPython 3.12 here (set KIT_PYTHON312): gluonnlp's BERT tokenizer is left out, so the kit "
+              "runs GloVe models only", flush=True)
+        return False
+    include, suffix = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['include']); "
+                       "print(sysconfig.get_config_var('EXT_SUFFIX'))"],
+        capture_output=True, text=True, check=True).stdout.split()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "fast_bert_tokenizer.c"
+        subprocess.run([sys.executable, "-m", "cython", "-3", "-o", str(source), str(pyx)], check=True)
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", f"-I{include}", "-o",
+                        str(folder / f"fast_bert_tokenizer{suffix}"), str(source)], check=True)
+    print(f"gluonnlp's BERT tokenizer built for CPython 3.12 ({python})", flush=True)
+    return True
 
 
 def pip(*args):
@@ -203,11 +241,17 @@ def build(out):
 
     shutil.copytree(Path(gluonnlp.__file__).parent, stage / "site" / "gluonnlp",
                     ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.pyx", "*.c"))
-    (stage / "site" / "gluonnlp" / "data" / "fast_bert_tokenizer.py").write_text(GLUONNLP_SHIM)
-    print("the project and its data ...", flush=True)
+    tokenizer = Path(gluonnlp.__file__).parent / "data" / "fast_bert_tokenizer.pyx"
+    if not build_tokenizer(tokenizer, stage / "site" / "gluonnlp" / "data"):
+        (stage / "site" / "gluonnlp" / "data" / "fast_bert_tokenizer.py").write_text(GLUONNLP_SHIM)
+    print("the project, its data and the default model ...", flush=True)
     for name in ("sentiment", "service", "bench", "tests", "data"):
         shutil.copytree(ROOT / name, stage / "project" / name,
                         ignore=shutil.ignore_patterns("__pycache__", "cache", "results", "*.tar.gz"))
+    if (ROOT / DEFAULT_MODEL).exists():  # the bundle the symlink points to, under the symlink's name
+        shutil.copytree((ROOT / DEFAULT_MODEL).resolve(), stage / "project" / DEFAULT_MODEL)
+    else:
+        print(f"no {DEFAULT_MODEL} here: the kit carries none (make model builds it)", flush=True)
     for name in ("pyproject.toml", "bench/gpu/device.sh"):
         shutil.copy(ROOT / name, stage / "project" / name)
     pack(stage, out / "parts", downloads)
@@ -266,6 +310,12 @@ model = RelationAttentionClassifier(50, 3, embed_size=8, hidden_size=8, classifi
 model.initialize(mx.init.Xavier())
 logits, attention = model(mx.nd.ones((2, 5)), mx.nd.ones((2, 5)))
 print("gluonnlp", gluonnlp.__version__, "| forward on the CPU:", logits.shape, attention.asnumpy().sum(axis=(1, 2)))
+import os
+if os.path.exists("models/default"):
+    from sentiment.predictor import Predictor
+    predictor = Predictor.load("models/default", "cpu")
+    answer = predictor.analyse(["Not bad at all, I liked it."])[0]
+    print("models/default on the CPU:", predictor.version, answer["label"], round(answer["score"], 3))
 """
 
 
@@ -282,12 +332,17 @@ def prove(out):
                                                         if "not found" in l] or "none")
         env = dict(os.environ, LD_LIBRARY_PATH=f"{stage / 'lib'}:{tmp}",
                    PYTHONPATH=f"{stage / 'project'}:{stage / 'site'}")
-        subprocess.run([sys.executable, "-m", "venv", f"{tmp}/numpy2"], check=True)
+        env.pop("OMP_NUM_THREADS", None)
+        # The GPU machine's Python when there is one here (the kit's compiled parts are for it), else this one.
+        target = python312()
+        subprocess.run([target or sys.executable, "-m", "venv", f"{tmp}/numpy2"], check=True)
         subprocess.run([f"{tmp}/numpy2/bin/python", "-m", "pip", "-q", "--disable-pip-version-check", "install",
                         "numpy>=2,<3"], check=True)
         codes = []
-        for python in (sys.executable, f"{tmp}/numpy2/bin/python"):  # this project's numpy, then numpy 2
-            result = subprocess.run([python, "-c", PROBE], env=env, capture_output=True, text=True)
+        # numpy 2 under CPython 3.12, as on the GPU machine; without a 3.12, this project's numpy, then numpy 2
+        for python in [f"{tmp}/numpy2/bin/python"] if target else [sys.executable, f"{tmp}/numpy2/bin/python"]:
+            result = subprocess.run([python, "-c", PROBE], env=env, capture_output=True, text=True,
+                                    cwd=stage / "project")
             print(result.stdout + result.stderr[-2000:], flush=True)
             codes.append(result.returncode)
         return max(codes)
