@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from mxnet import nd
 
+from sentiment.data import load_many, split_files
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,16 +43,8 @@ def encoder_flops(sizes, pieces):
     return 2 * sizes["num_layers"] * per_layer
 
 
-def all_test_sentences():
-    texts = []
-    for corpus in ("movie", "amazon", "nyt", "tweets"):
-        with open(ROOT / "data" / corpus / "test.jsonl", encoding="utf-8") as f:
-            texts += [json.loads(line)["text"] for line in f]
-    return texts
-
-
 def test_sentences(tokenizer, count=256):
-    texts = all_test_sentences()
+    texts = load_many(split_files("test")).texts
     chosen = []
     for text in texts:
         words = tokenizer.split(text)
@@ -84,19 +78,8 @@ def pytorch_rates(python):
     return json.loads(out.stdout.strip().splitlines()[-1]), None
 
 
-def unfused_bert(model_path, ctx):
-    """The bundle's encoder as training leaves it: gluonnlp's attention cells, not serving's fused ones."""
-    from sentiment import bundle
-    from sentiment.predictor import model_parts, needed_files
-
-    loaded = bundle.read(model_path, needs=needed_files)
-    model = model_parts(loaded.config, loaded.files, loaded.vocab_json)[2]
-    model.load_parameters(loaded.weights, ctx=ctx)
-    return model.words.bert
-
-
 def encoder_speed(results, model_path, reference_python):
-    from sentiment.predictor import Predictor
+    from sentiment.predictor import Predictor, load_model
 
     predictor = Predictor.load(model_path)
     if not predictor.config["model"].get("encoder"):
@@ -107,7 +90,8 @@ def encoder_speed(results, model_path, reference_python):
     encoded = [inputs.encode(predictor.tokenizer(t)[0]) for t in texts]
     mean_pieces = float(np.mean([inputs.length(e) for e in encoded]))
     ctx = predictor.ctx  # the GPU where MXNet sees one (bench/gpu), else the CPU
-    served, unfused = predictor.model.words.bert, unfused_bert(model_path, ctx)
+    # the encoder as training left it (gluonnlp's attention cells) beside the served, fused one
+    served, unfused = predictor.model.words.bert, load_model(model_path, ctx)[3].words.bert
     for bert in (served, unfused):
         bert.hybridize(static_alloc=True)
 
@@ -131,7 +115,7 @@ def encoder_speed(results, model_path, reference_python):
             lambda chunk: predictor.explain(chunk), texts, batch)
         if reference:
             rows[f"PyTorch {reference['torch']}, encoder alone, batch {batch}"] = reference[f"batch_{batch}"]
-    mixed = all_test_sentences()
+    mixed = load_many(split_files("test")).texts
     mixed = [mixed[i] for i in np.random.RandomState(0).permutation(len(mixed))[:640]]
     rows["whole answer, random batches of 32 test sentences"] = rate(lambda chunk: predictor.explain(chunk), mixed, 32,
                                                                       rounds=3)

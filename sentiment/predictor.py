@@ -48,10 +48,8 @@ class Predictor:
     def load(cls, path, device=None):
         """Verify and load a bundle; device is 'cpu', 'gpu', 'gpu:N' or None (GPU if present)."""
         ctx = resolve_device(device)
-        loaded = bundle.read(path, needs=needed_files)
+        loaded, tokenizer, inputs, model = load_model(path, ctx)
         config = loaded.config
-        tokenizer, inputs, model = model_parts(config, loaded.files, loaded.vocab_json)
-        model.load_parameters(loaded.weights, ctx=ctx)
         if is_encoder_model(config):
             fuse_attention(model.words.bert, ctx)  # answers only: the attention's weights interleaved once
         return cls(model, inputs, tokenizer, config["labels"], ctx, loaded.manifest["version"], config, loaded.metrics)
@@ -308,6 +306,15 @@ class EncoderForward:
 # Structure options a bundle may record; a bundle without them is the article's configuration.
 ENCODER_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": False, "negation": False,
                    "clauses": False}
+
+
+def load_model(path, ctx):
+    """A verified bundle, its tokenizer and inputs, and its model with the trained parameters on ctx, as
+    training left it (Predictor.load then fuses an encoder's attention for serving)."""
+    loaded = bundle.read(path, needs=needed_files)
+    tokenizer, inputs, model = model_parts(loaded.config, loaded.files, loaded.vocab_json)
+    model.load_parameters(loaded.weights, ctx=ctx)
+    return loaded, tokenizer, inputs, model
 
 
 def is_encoder_model(config):

@@ -7,7 +7,7 @@ from flask import Flask, Response, current_app, request, send_from_directory
 from sentiment import documents
 from sentiment.bundle import BundleError
 from sentiment.jsonio import dumps
-from sentiment.predictor import Predictor
+from sentiment.predictor import Predictor, is_encoder_model
 
 from . import errors, metrics, settings
 from .batcher import MicroBatcher
@@ -40,7 +40,7 @@ def create_app(config=None):
     else:
         app.extensions["predictor"] = predictor
         wait = app.config["MICROBATCH_WAIT_MS"]
-        wait = settings.microbatch_wait_ms(predictor.config) if wait is None else wait
+        wait = settings.microbatch_wait_ms(is_encoder_model(predictor.config)) if wait is None else wait
         app.extensions["scorer"] = (MicroBatcher(predictor, app.config["MAX_TEXTS"], wait)
                                     if app.config["MICROBATCH"] else predictor)
         metrics.MODEL_INFO.labels(predictor.version, predictor.device).set(1)

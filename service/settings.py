@@ -36,7 +36,7 @@ def serving_layout(model_path, cores):
     return (1, 32) if encoder != "glove" else (cores, 4)
 
 
-def microbatch_wait_ms(config):
-    """The micro-batcher's wait under load by default, for a bundle's config: 25 ms for an encoder model,
-    whose passes under load take 100 ms and more (bench/README.md); none for a GloVe model, whose take a few."""
-    return 0.0 if config["model"].get("encoder", "glove") == "glove" else 25.0
+def microbatch_wait_ms(encoder):
+    """The micro-batcher's wait under load by default: 25 ms for an encoder model, whose passes under load
+    take 100 ms and more (bench/README.md); none for a GloVe model, whose passes take a few."""
+    return 25.0 if encoder else 0.0

@@ -1,4 +1,5 @@
 """The served pass gives the training graph's numbers: per-token features, logits, attention, contributions."""
+import threading
 import time
 
 import mxnet as mx
@@ -91,8 +92,6 @@ class GatedPredictor:
     """The real predictor, with each pass's request count recorded and the first pass held until `gate` opens."""
 
     def __init__(self, predictor):
-        import threading
-
         self.predictor, self.passes, self.gate, self.started = predictor, [], threading.Event(), threading.Event()
 
     def explain_tokenized(self, tokenized, **options):
