@@ -80,8 +80,8 @@ def _train_parser(sub, command="train"):
                    help="split emoticons such as \":)\" into characters, as older bundles do")
     p.add_argument("--keep-mentions", dest="drop_mentions", action="store_false",
                    help="keep @mentions and links as tokens, as older bundles do")
-    p.add_argument("--counterfactual-weight", type=float, default=defaults.counterfactual_weight,
-                   help="loss weight of a negation counterfactual row (default: %(default)s)")
+    p.add_argument("--counterfactual-weight", type=float, default=None,
+                   help="loss weight of a negation counterfactual row (default: 2 with the encoder, 1 with GloVe)")
     p.add_argument("--balance", type=float, default=defaults.balance,
                    help="loss weight of a file's rows ~ its share ** -balance, in [0, 1] (default: %(default)s)")
     p.add_argument("--class-balance", type=float, default=defaults.class_balance,

@@ -93,7 +93,9 @@ class TrainConfig:
     augment_negation: bool = True  # add "not" counterfactuals of training sentences (sentiment/augment.py; needs lexicon)
     emoticons: bool = True  # the tokenizer keeps ":)", ":-(", "<3" ... whole; False splits them into characters
     drop_mentions: bool = True  # the tokenizer leaves out @mentions and links; False keeps them
-    counterfactual_weight: float = 1.0  # loss weight of a negation counterfactual row, beside its source's
+    # Loss weight of a negation counterfactual row, beside its source's. None: 2 for the encoder, which sees them in
+    # 2 epochs (dev preferred 2 to 1 and 4, bench/README.md), 1 for GloVe models, which see them in 10.
+    counterfactual_weight: float = None
     balance: float = 0.5  # loss weight of a data file's rows ~ (its share of the rows) ** -balance; 0: plain
     class_balance: float = 0.0  # and ~ (its label's share of the rows) ** -class_balance; 0: plain
     select_metric: str = "accuracy"  # epochs are chosen on the mean per-source dev "accuracy" or "macro_f1"
@@ -120,6 +122,8 @@ class TrainConfig:
         self.epochs = (4 if self.teacher else 10 if glove else 2) if self.epochs is None else self.epochs
         self.batch_size = (64 if glove else 32) if self.batch_size is None else self.batch_size
         self.dropout = (0.5 if glove else 0.1) if self.dropout is None else self.dropout
+        if self.counterfactual_weight is None:
+            self.counterfactual_weight = 1.0 if glove else 2.0
         self.data = datasets.expand_paths(self.data)
         if self.rating_field is None:
             self.rating_field = "rating" if self.uses_default_data else ""

@@ -143,6 +143,7 @@ def test_train_options_are_validated():
     with pytest.raises(ValueError, match="counterfactual_weight must be >= 0"):
         TrainConfig(counterfactual_weight=-1)
     assert (TrainConfig().epochs, TrainConfig(encoder="glove").epochs) == (2, 10)
+    assert (TrainConfig().counterfactual_weight, TrainConfig(encoder="glove").counterfactual_weight) == (2, 1)
 
 
 def test_several_files_and_directories_each_have_their_say(tmp_path):
@@ -168,7 +169,7 @@ def test_negation_counterfactuals_weigh_what_they_are_given():
     sources, labels = ["a", "a", "b", "b"], [0, 2, 0, 2]
     counterfactual = np.array([False, True, False, True])
     plain = row_weights(sources, labels, np.zeros(4, bool), TrainConfig())
-    assert np.array_equal(row_weights(sources, labels, counterfactual, TrainConfig()), plain)
+    assert np.array_equal(row_weights(sources, labels, counterfactual, TrainConfig(counterfactual_weight=1)), plain)
     weighted = row_weights(sources, labels, counterfactual, TrainConfig(counterfactual_weight=3.0))
     assert np.allclose(weighted, plain * [1, 3, 1, 3])
 
