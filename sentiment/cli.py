@@ -37,7 +37,7 @@ def _train_parser(sub, command="train"):
     p.add_argument("--encoder", choices=["minilm", "glove"], default=defaults.encoder,
                    help="word vectors from the pretrained MiniLM encoder, fine-tuned (accurate), or from GloVe 50d "
                         "embeddings (fast) (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=None, help="(default: 2 with the encoder, 10 with GloVe)")
+    p.add_argument("--epochs", type=int, default=None, help="(default: 3 with the encoder, 10 with GloVe)")
     p.add_argument("--batch-size", type=int, default=None, help="(default: 32 with the encoder, 64 with GloVe)")
     p.add_argument("--lr", type=float, default=defaults.lr, help="the relation network's learning rate")
     p.add_argument("--encoder-lr", type=float, default=defaults.encoder_lr,

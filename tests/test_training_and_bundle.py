@@ -142,7 +142,7 @@ def test_train_options_are_validated():
         TrainConfig(word_pooling="max")
     with pytest.raises(ValueError, match="counterfactual_weight must be >= 0"):
         TrainConfig(counterfactual_weight=-1)
-    assert (TrainConfig().epochs, TrainConfig(encoder="glove").epochs) == (2, 10)
+    assert (TrainConfig().epochs, TrainConfig(encoder="glove").epochs) == (3, 10)
     assert (TrainConfig().counterfactual_weight, TrainConfig(encoder="glove").counterfactual_weight) == (2, 1)
 
 
