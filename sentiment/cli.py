@@ -47,6 +47,8 @@ def _train_parser(sub, command="train"):
     p.add_argument("--clip", type=float, default=defaults.clip, help="encoder: gradient norm clip (default: %(default)s)")
     p.add_argument("--freeze-layers", type=int, default=defaults.freeze_layers,
                    help="encoder: keep the embeddings and this many lower layers as pretrained (default: %(default)s)")
+    p.add_argument("--freeze-embeddings", action="store_true", default=None,
+                   help="keep the word (or piece) embeddings as initialised (faster; measured in bench/README.md)")
     p.add_argument("--word-pooling", choices=["mean", "first"], default=defaults.word_pooling,
                    help="encoder: a word's vector from the mean of its pieces or the first (default: %(default)s)")
     p.add_argument("--encoder-dropout", type=float, default=defaults.encoder_dropout)

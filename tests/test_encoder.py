@@ -12,7 +12,8 @@ from sentiment.data import DataError
 from sentiment.inputs import PieceInputs
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
-from sentiment.transformer import FusedSelfAttention, build_bert, config_from_file, fuse_attention, load_safetensors
+from sentiment.transformer import (FusedSelfAttention, GemmLayerNorm, build_bert, config_from_file, fuse_attention,
+                                   gemm_layer_norms, load_safetensors)
 from sentiment.wordpiece import WordPieceTokenizer, group_words
 from tests.conftest import SMALL_ENCODER
 from tests.helpers import ROOT, write_jsonl
@@ -64,6 +65,35 @@ def test_fused_attention_gives_the_same_states(tiny_encoder):
     after = bert(pieces, mx.nd.zeros_like(pieces), valid).asnumpy()
     assert all(isinstance(layer.attention_cell, FusedSelfAttention) for layer in bert.encoder.transformer_cells)
     assert np.abs(before).max() > 0.1 and np.abs(after - before).max() <= 1e-6
+
+
+def test_training_layer_norms_give_the_same_states_and_gradients(tiny_encoder):
+    """Training's LayerNorms made of matrix products against MXNet's own: the same parameters under the same
+    names, the same states and the same gradients (to float rounding) on a padded batch."""
+    pieces = mx.nd.array([[2, 17, 18, 19, 20, 3], [2, 21, 3, 0, 0, 0]])
+    valid = mx.nd.array([6, 3])
+    upstream = mx.nd.array(np.random.RandomState(0).randn(2, 6, 32))
+    answers = []
+    for swap in (False, True):
+        bert = bert_from(tiny_encoder)
+        names = sorted(bert._collect_params_with_prefix())
+        if swap:
+            gemm_layer_norms(bert)
+            assert isinstance(bert.encoder.layer_norm, GemmLayerNorm)
+            assert all(isinstance(c.ffn.layer_norm, GemmLayerNorm) for c in bert.encoder.transformer_cells)
+            assert sorted(bert._collect_params_with_prefix()) == names
+            assert len(bert.collect_params().keys()) == len(bert_from(tiny_encoder).collect_params().keys())
+        bert.hybridize(static_alloc=True)
+        with mx.autograd.record():
+            states = bert(pieces, mx.nd.zeros_like(pieces), valid)
+        states.backward(upstream[:, :, : states.shape[2]])
+        answers.append((states.asnumpy(), {k: p.grad().asnumpy() for k, p in bert._collect_params_with_prefix().items()
+                                           if p.grad_req != "null"}))
+    (states, grads), (swapped_states, swapped_grads) = answers
+    assert np.abs(swapped_states - states).max() <= 1e-5
+    assert grads.keys() == swapped_grads.keys() and any("layer_norm.gamma" in k for k in grads)
+    for name, grad in grads.items():
+        assert np.abs(swapped_grads[name] - grad).max() <= 1e-5 * max(1.0, np.abs(grad).max()), name
 
 
 def test_every_parameter_takes_a_tensor_and_a_missing_one_is_named(tiny_encoder, tmp_path):
@@ -147,6 +177,19 @@ def test_frozen_layers_stay_as_pretrained(tmp_path, labelled_files, tiny_encoder
     pretrained_bert = bert_from(tiny_encoder)._collect_params_with_prefix()
     for name, kept in (("encoder.transformer_cells.0.ffn.ffn_1.weight", True), ("word_embed.0.weight", True),
                        ("encoder.transformer_cells.1.ffn.ffn_1.weight", False)):
+        same = np.array_equal(trained[name].data().asnumpy(), pretrained_bert[name].data().asnumpy())
+        assert same is kept, name
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_the_piece_embeddings_learn_unless_frozen(tmp_path, labelled_files, tiny_encoder, freeze):
+    fit(TrainConfig(data=str(labelled_files[0]), dev=str(labelled_files[1]), out=str(tmp_path / "m"), seed=5,
+                    encoder_path=str(tiny_encoder), freeze_embeddings=freeze, **dict(SMALL_ENCODER, epochs=1)),
+        log=lambda m: None)
+    trained = Predictor.load(tmp_path / "m").model.words.bert._collect_params_with_prefix()
+    pretrained_bert = bert_from(tiny_encoder)._collect_params_with_prefix()
+    for name, kept in (("word_embed.0.weight", freeze), ("encoder.layer_norm.gamma", False),
+                       ("encoder.transformer_cells.0.ffn.ffn_1.weight", False)):
         same = np.array_equal(trained[name].data().asnumpy(), pretrained_bert[name].data().asnumpy())
         assert same is kept, name
 
