@@ -75,8 +75,8 @@ class TrainConfig:
     device: str = None
     embeddings: str = "glove"  # GloVe models: "glove" or "random"
     glove_vocab: int = 50000  # most frequent GloVe words added to the vocabulary, for words unseen in training
-    # The word (or piece) embeddings stay as initialised. For the encoder a step is 1.1x faster, but dev macro-F1 was
-    # 0.9 points lower (bench/README.md).
+    # The word (or piece) embeddings stay as initialised. For the encoder a step is faster, but dev macro-F1 was 0.7
+    # points lower (bench/README.md).
     freeze_embeddings: bool = False
     embedding_lr_mult: float = 1.0  # the embeddings learn at lr * this (GloVe's geometry kept for rare words)
     embed_size: int = 50
