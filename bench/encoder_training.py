@@ -1,7 +1,7 @@
 """The encoder model's training step, lever by lever, side by side in one process.
 
 Four copies of the encoder model, each with its own trainer, take turns on batches of the real
-training split (the step as `sentiment.train.run_epochs` runs it: forward, loss, backward, clipping,
+training split (sentiment.train's own step: the batch's arrays, forward, loss, backward, clipping,
 Adam):
 1. MXNet's LayerNorm and 8 length buckets (the recipe before);
 2. LayerNorms made of matrix products (sentiment.transformer.GemmLayerNorm), 8 length buckets;
@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 from unittest import mock
 
-import gluonnlp as nlp
 import mxnet as mx
 import numpy as np
-from mxnet import autograd, gluon
+from mxnet import gluon
 
 from sentiment import train
 
@@ -32,11 +31,6 @@ VARIANTS = {"MXNet LayerNorm, 8 length buckets (before)": dict(gemm=False, sorte
             "GEMM LayerNorm, 8 length buckets": dict(gemm=True, sorted=False, freeze=False),
             "GEMM LayerNorm, sorted pools (the recipe)": dict(gemm=True, sorted=True, freeze=False),
             "GEMM LayerNorm, sorted pools, embeddings frozen": dict(gemm=True, sorted=True, freeze=True)}
-
-
-def samplers(lengths, batch_size):
-    return {False: nlp.data.FixedBucketSampler(lengths, batch_size, num_buckets=8, shuffle=True),
-            True: nlp.data.SortedBucketSampler(lengths, batch_size, mult=100, shuffle=True)}
 
 
 def padded_pieces(sampler, lengths):
@@ -53,7 +47,7 @@ def main():
     prepared = train.prepare_data(config, log=lambda m: None)
     lengths = [prepared.inputs.length(ids) for ids in prepared.train_ids]
     results = {"pieces": sum(lengths), "sentences": len(lengths), "variants": {}}
-    by_sampler = samplers(lengths, config.batch_size)
+    by_sampler = {is_sorted: train.batch_sampler(lengths, config.batch_size, is_sorted) for is_sorted in (False, True)}
     for is_sorted, sampler in by_sampler.items():
         padded = padded_pieces(sampler, lengths)
         results["sorted_padded_pieces" if is_sorted else "buckets_padded_pieces"] = padded
@@ -77,19 +71,10 @@ def main():
     for k in range(args.batches + 3):
         for name, (model, trainable, trainer) in copies.items():
             indices = picks[VARIANTS[name]["sorted"]][k]
-            arrays = prepared.inputs.arrays([prepared.train_ids[i] for i in indices])
-            y = mx.nd.array(prepared.train_targets[indices], ctx=ctx)
-            weights = mx.nd.array(prepared.train_weights[indices], ctx=ctx).reshape((-1, 1))
             mx.nd.waitall()
             started = time.perf_counter()
-            with autograd.record():
-                outputs = model(*(mx.nd.array(a, ctx=ctx) for a in arrays))
-                loss = loss_fn(outputs[0], y, weights) + train.rating_loss(
-                    outputs[2], prepared.train_ratings[indices], weights, config, ctx)
-            loss.backward()
-            trainer.allreduce_grads()
-            gluon.utils.clip_global_norm([p.grad(ctx) for p in trainable.values()], config.clip * len(indices))
-            trainer.update(len(indices))
+            train.backward_pass(model, loss_fn, prepared, indices, config, ctx)
+            train.clipped_update(trainer, trainable, len(indices), config.clip, ctx)
             mx.nd.waitall()
             if k >= 3:  # the first steps plan the graph's memory
                 seconds[name] += time.perf_counter() - started

@@ -492,6 +492,35 @@ def schedule(step, total, warmup):
     return step / ramp if step < ramp else max(0.0, (total - step) / max(1, total - ramp))
 
 
+def batch_sampler(lengths, batch_size, fine_tune):
+    """Training batches, shuffled every epoch. Encoder models: shuffled pools of 100 batches, each sorted by
+    length (an epoch pads 2% of its pieces where 8 length buckets pad 19%); GloVe models: 8 length buckets."""
+    if fine_tune:
+        return nlp.data.SortedBucketSampler(lengths, batch_size, mult=100, shuffle=True)
+    return nlp.data.FixedBucketSampler(lengths, batch_size, num_buckets=8, shuffle=True)
+
+
+def backward_pass(model, loss_fn, prepared, indices, config, ctx):
+    """Forward and backward on the training rows `indices`; returns their (B,) losses."""
+    arrays = prepared.inputs.arrays([prepared.train_ids[i] for i in indices])
+    y = mx.nd.array(prepared.train_targets[indices], ctx=ctx)
+    weights = mx.nd.array(prepared.train_weights[indices], ctx=ctx).reshape((-1, 1))
+    with autograd.record():
+        outputs = model(*(mx.nd.array(a, ctx=ctx) for a in arrays))
+        loss = loss_fn(outputs[0], y, weights)
+        if model.rating_head:  # squared error on the rows that have a rating
+            loss = loss + rating_loss(outputs[2], prepared.train_ratings[indices], weights, config, ctx)
+    loss.backward()
+    return loss
+
+
+def clipped_update(trainer, trainable, rows, clip, ctx):
+    """An encoder model's update: the global norm of the mean gradient clipped to `clip`, then Adam."""
+    trainer.allreduce_grads()
+    gluon.utils.clip_global_norm([p.grad(ctx) for p in trainable.values()], clip * rows)
+    trainer.update(rows)
+
+
 def run_epochs(config, model, prepared, ctx, log):
     """Train with early stopping on the mean of the per-source dev accuracies.
 
@@ -503,11 +532,7 @@ def run_epochs(config, model, prepared, ctx, log):
     trainer = gluon.Trainer(trainable, "adam", {"learning_rate": config.lr, "wd": config.weight_decay})
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
     inputs = prepared.inputs
-    lengths = [inputs.length(ids) for ids in prepared.train_ids]
-    if fine_tune:  # shuffled pools of 100 batches, each sorted by length: 2% padding where 8 buckets pad 19%
-        sampler = nlp.data.SortedBucketSampler(lengths, config.batch_size, mult=100, shuffle=True)
-    else:
-        sampler = nlp.data.FixedBucketSampler(lengths, config.batch_size, num_buckets=8, shuffle=True)
+    sampler = batch_sampler([inputs.length(ids) for ids in prepared.train_ids], config.batch_size, fine_tune)
     total_steps, step = len(sampler) * config.epochs, 0
     bar = config.progress and sys.stderr.isatty()  # a log file or CI gets one line per epoch instead
     history, snapshots, waited = [], [], 0
@@ -515,21 +540,11 @@ def run_epochs(config, model, prepared, ctx, log):
         epoch_start, total_loss, seen = time.time(), 0.0, 0
         batches = tqdm(sampler, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False, disable=not bar)
         for indices in batches:
-            arrays = inputs.arrays([prepared.train_ids[i] for i in indices])
-            y = mx.nd.array(prepared.train_targets[indices], ctx=ctx)
-            weights = mx.nd.array(prepared.train_weights[indices], ctx=ctx).reshape((-1, 1))
-            with autograd.record():
-                outputs = model(*(mx.nd.array(a, ctx=ctx) for a in arrays))
-                loss = loss_fn(outputs[0], y, weights)
-                if model.rating_head:  # squared error on the rows that have a rating
-                    loss = loss + rating_loss(outputs[2], prepared.train_ratings[indices], weights, config, ctx)
-            loss.backward()
+            loss = backward_pass(model, loss_fn, prepared, indices, config, ctx)
             if fine_tune:  # warm-up and decay; the global norm of the mean gradient clipped
                 step += 1
                 trainer.set_learning_rate(config.lr * schedule(step, total_steps, config.warmup))
-                trainer.allreduce_grads()
-                gluon.utils.clip_global_norm([p.grad(ctx) for p in trainable.values()], config.clip * len(indices))
-                trainer.update(len(indices))
+                clipped_update(trainer, trainable, len(indices), config.clip, ctx)
             else:
                 trainer.step(len(indices))
             total_loss += float(loss.sum().asscalar())

@@ -9,7 +9,7 @@ bench/encoder_reference.py checks the port against the reference implementation.
 For serving, `fuse_attention` gives each layer one query-key-value weight interleaved once, where
 gluonnlp's cell concatenates the three on every call (bench/README.md: 1.3x the sentences/s at batch 1).
 For training, `gemm_layer_norms` gives every LayerNorm a backward pass made of matrix products, where
-MXNet's own spends 11 ms a call on the CPU (bench/README.md: a training step 1.08x faster).
+MXNet's own spends 11 ms a call on the CPU (bench/README.md: a training step 1.08x and 1.15x faster in two runs of three).
 
 PieceWords is the seam where the encoder meets the relation network: pieces in, one vector per
 word out (the mean of the word's pieces' last hidden states, or its first piece's).
