@@ -6,6 +6,8 @@
   sentences in its own venv (bench/encoder_reference.py speed), in the same run.
 - The same encoder as trained, before serving fuses its attention (gluonnlp's cell, which concatenates
   the query, key and value weights on every call): what sentiment.transformer.fuse_attention gains.
+- The fused encoder with padding masked by the softmax's lengths, as gluonnlp's cell masks it, in place
+  of serving's additive bias (sentiment.transformer.padding_bias): what the bias gains.
 - The whole answer: Predictor.explain on the same sentences (tokenizing, the encoder, the relation
   network, attention), at batch 1 and 32.
 - The whole answer on random batches of 32 test sentences of every length (what a loaded server's passes hold).
@@ -21,8 +23,20 @@ import numpy as np
 from mxnet import nd
 
 from sentiment.data import load_many, split_files
+from sentiment.transformer import FusedSelfAttention, fuse_attention
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class LengthMaskedAttention(FusedSelfAttention):
+    """Serving's fused attention with padding masked by the softmax's lengths (MXNet's kernel without oneDNN)."""
+
+    def hybrid_forward(self, F, x, valid, qkv_weight, qkv_bias):
+        projected = F.FullyConnected(x, qkv_weight, qkv_bias, num_hidden=3 * self._units, flatten=False)
+        scores = F.contrib.interleaved_matmul_selfatt_qk(projected, heads=self._heads)     # (B * heads, P, P)
+        valid = F.broadcast_axis(F.expand_dims(valid, axis=1), axis=1, size=self._heads)
+        weights = F.softmax(scores, length=valid.reshape((-1, 0), reverse=True), use_length=True, axis=-1)
+        return F.contrib.interleaved_matmul_selfatt_valatt(projected, weights, heads=self._heads), weights
 
 
 def gemm_gflops(n=2048, seconds=3.0):
@@ -92,7 +106,8 @@ def encoder_speed(results, model_path, reference_python):
     ctx = predictor.ctx  # the GPU where MXNet sees one (bench/gpu), else the CPU
     # the encoder as training left it (gluonnlp's attention cells) beside the served, fused one
     served, unfused = predictor.model.words.bert, load_model(model_path, ctx)[3].words.bert
-    for bert in (served, unfused):
+    length_masked = fuse_attention(load_model(model_path, ctx)[3].words.bert, ctx, LengthMaskedAttention)
+    for bert in (served, unfused, length_masked):
         bert.hybridize(static_alloc=True)
 
     def alone(bert):
@@ -111,6 +126,7 @@ def encoder_speed(results, model_path, reference_python):
     for batch in (1, 32):
         rows[f"encoder alone, batch {batch}"] = rate(alone(served), encoded, batch)
         rows[f"encoder alone, attention not fused, batch {batch}"] = rate(alone(unfused), encoded, batch)
+        rows[f"encoder alone, masked by lengths, batch {batch}"] = rate(alone(length_masked), encoded, batch)
         rows[f"whole answer (Predictor.explain), batch {batch}"] = rate(
             lambda chunk: predictor.explain(chunk), texts, batch)
         if reference:
@@ -127,6 +143,9 @@ def encoder_speed(results, model_path, reference_python):
     print(f"  encoder at batch 32: {results['encoder_gflops_batch_32']} GFLOP/s = "
           f"{results['encoder_gflops_batch_32'] / results['gemm_gflops']:.0%} of the GEMM rate "
           f"({flops / 1e9:.2f} GFLOP per sentence)", flush=True)
+    for batch in (1, 32):
+        gain = rows[f"encoder alone, batch {batch}"] / rows[f"encoder alone, masked by lengths, batch {batch}"]
+        print(f"  batch {batch}: padding masked by an additive bias {gain:.2f}x the softmax's lengths", flush=True)
     if reference:
         for batch in (1, 32):
             answer = rows[f"whole answer (Predictor.explain), batch {batch}"] / reference[f"batch_{batch}"]

@@ -7,7 +7,8 @@ each tensor by a direct name map and no transpose (both store Dense weights as (
 bench/encoder_reference.py checks the port against the reference implementation.
 
 For serving, `fuse_attention` gives each layer one query-key-value weight interleaved once, where
-gluonnlp's cell concatenates the three on every call (bench/README.md: 1.3x the sentences/s at batch 1).
+gluonnlp's cell concatenates the three on every call (bench/README.md: 1.3x the sentences/s at batch 1),
+and masks padding with an additive bias, where the cell's softmax with lengths runs without oneDNN.
 For training, `gemm_layer_norms` gives every LayerNorm a backward pass made of matrix products, where
 MXNet's own spends 11 ms a call on the CPU (bench/README.md: a training step 1.08x and 1.15x faster in two runs of three).
 
@@ -103,8 +104,9 @@ class FusedSelfAttention(HybridBlock):
     """Multi-head self-attention with its query, key and value projections held as one interleaved weight.
 
     The same numbers as gluonnlp's DotProductSelfAttentionCell, whose trained weights it takes; it is for
-    serving, where the three weights no longer change. Inputs: x (P, B, U); valid (B, P) the valid pieces of
-    each row, repeated along P. Outputs: context (P, B, U) and attention weights (B * heads, P, P).
+    serving, where the three weights no longer change. Padding pieces are masked by an additive bias
+    (padding_bias) rather than by the softmax's lengths. Inputs: x (P, B, U); valid (B, P) the valid pieces
+    of each row, repeated along P. Outputs: context (P, B, U) and attention weights (B * heads, P, P).
     """
 
     def __init__(self, cell, **kwargs):
@@ -123,16 +125,36 @@ class FusedSelfAttention(HybridBlock):
     def hybrid_forward(self, F, x, valid, qkv_weight, qkv_bias):
         projected = F.FullyConnected(x, qkv_weight, qkv_bias, num_hidden=3 * self._units, flatten=False)
         scores = F.contrib.interleaved_matmul_selfatt_qk(projected, heads=self._heads)     # (B * heads, P, P)
-        valid = F.broadcast_axis(F.expand_dims(valid, axis=1), axis=1, size=self._heads)
-        weights = F.softmax(scores, length=valid.reshape((-1, 0), reverse=True), use_length=True, axis=-1)
+        weights = F.softmax(scores + padding_bias(F, valid, self._heads), axis=-1)
         return F.contrib.interleaved_matmul_selfatt_valatt(projected, weights, heads=self._heads), weights
 
 
-def fuse_attention(bert, ctx):
+# Added to the scores of padding pieces: exp underflows to exactly 0, as the masked softmax's would be.
+PADDING_SCORE = -1e4
+
+
+def padding_bias(F, valid, heads):
+    """valid (B, P) int, each row's count of real pieces repeated along P -> (B * heads, P, P): 0 where the key
+    piece is real, PADDING_SCORE where it pads.
+
+    A plain softmax over scores plus this bias gives the masked softmax's weights (to float rounding, about
+    1e-7) in a third of its time: MXNet's softmax with lengths has no oneDNN kernel (bench/README.md). Every
+    layer builds the same bias from the same input, so the hybridized graph computes it once.
+    """
+    valid = F.cast(valid, dtype="float32")
+    keys = F.contrib.arange_like(valid, axis=1).reshape((1, -1))                       # (1, P)
+    bias = F.broadcast_greater_equal(keys, valid).expand_dims(axis=1) * PADDING_SCORE  # (B, 1, P)
+    rows = F.tile(valid.expand_dims(axis=2), reps=(1, heads, 1))                        # (B, heads * P, 1)
+    bias = F.broadcast_like(bias, rows, lhs_axes=(1,), rhs_axes=(1,))                   # (B, heads * P, P)
+    return bias.reshape((0, -4, heads, -1, 0)).reshape((-3, -2))
+
+
+def fuse_attention(bert, ctx, fused_cell=None):
     """Swap every layer's attention cell of a trained BERTModel for a FusedSelfAttention (serving only:
-    the fused weights are constants, so the encoder no longer learns)."""
+    the fused weights are constants, so the encoder no longer learns). fused_cell: a subclass to use
+    instead (bench/encoder_speed.py compares one)."""
     for layer in bert.encoder.transformer_cells:
-        fused = FusedSelfAttention(layer.attention_cell, prefix=layer.attention_cell.prefix)
+        fused = (fused_cell or FusedSelfAttention)(layer.attention_cell, prefix=layer.attention_cell.prefix)
         fused.initialize(ctx=ctx)
         del layer.attention_cell  # Gluon refuses to set a child of another type over it
         layer.attention_cell = fused

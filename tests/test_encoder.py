@@ -13,7 +13,7 @@ from sentiment.inputs import PieceInputs
 from sentiment.predictor import Predictor
 from sentiment.train import TrainConfig, fit
 from sentiment.transformer import (FusedSelfAttention, GemmLayerNorm, build_bert, config_from_file, fuse_attention,
-                                   gemm_layer_norms, load_safetensors)
+                                   gemm_layer_norms, load_safetensors, padding_bias)
 from sentiment.wordpiece import WordPieceTokenizer, group_words
 from tests.conftest import SMALL_ENCODER
 from tests.helpers import ROOT, write_jsonl
@@ -65,6 +65,20 @@ def test_fused_attention_gives_the_same_states(tiny_encoder):
     after = bert(pieces, mx.nd.zeros_like(pieces), valid).asnumpy()
     assert all(isinstance(layer.attention_cell, FusedSelfAttention) for layer in bert.encoder.transformer_cells)
     assert np.abs(before).max() > 0.1 and np.abs(after - before).max() <= 1e-6
+
+
+def test_the_padding_bias_gives_the_masked_softmax():
+    """Serving's plain softmax over scores plus padding_bias against MXNet's softmax with lengths, per head:
+    padding keys get exactly 0, real ones the same weights."""
+    heads, lengths, width = 3, [5, 2, 1], 5
+    scores = mx.nd.random.normal(scale=4, shape=(len(lengths) * heads, width, width))
+    valid = mx.nd.array([[n] * width for n in lengths], dtype="int32")                        # (B, P)
+    per_head = mx.nd.array([[n] * width for n in lengths for _ in range(heads)], dtype="int32")  # (B * heads, P)
+    expected = mx.nd.softmax(scores, length=per_head, use_length=True, axis=-1).asnumpy()
+    got = mx.nd.softmax(scores + padding_bias(mx.nd, valid, heads), axis=-1).asnumpy()
+    padding = np.arange(width)[None, None, :] >= np.repeat(lengths, heads)[:, None, None]
+    assert np.all(got[np.broadcast_to(padding, got.shape)] == 0)
+    assert np.abs(got - expected).max() <= 1e-6 and np.allclose(got.sum(axis=-1), 1)
 
 
 def test_training_layer_norms_give_the_same_states_and_gradients(tiny_encoder):
