@@ -90,13 +90,13 @@ class Verdict:
     follows the score, as the raters' labels follow their mean rating: neutral within `band` of 0,
     else its sign; mixed instead when positive and negative each hold at least `mixed` of the weight.
     Verdict(later=0, cue=1, salience=0, mixed=2) weighs every sentence alike. The defaults are the dev
-    documents' choice (bench/documents.py --tune); the score is the rating head's (the mean rating / 4),
-    so the band of 0.075 is a mean rating of 0.3.
+    documents' choice with the default model (bench/documents.py --tune); the score is the rating head's
+    (the mean rating / 4), so the band of 0.1 is a mean rating of 0.4.
     """
     later: float = 1.0
-    cue: float = 1.0
-    salience: float = 0.5
-    band: float = 0.075
+    cue: float = 2.0
+    salience: float = 0.8
+    band: float = 0.1
     mixed: float = 0.35
 
     def weights(self, sentences, tokenized):
