@@ -31,12 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 class LengthMaskedAttention(FusedSelfAttention):
     """Serving's fused attention with padding masked by the softmax's lengths (MXNet's kernel without oneDNN)."""
 
-    def hybrid_forward(self, F, x, valid, qkv_weight, qkv_bias):
-        projected = F.FullyConnected(x, qkv_weight, qkv_bias, num_hidden=3 * self._units, flatten=False)
-        scores = F.contrib.interleaved_matmul_selfatt_qk(projected, heads=self._heads)     # (B * heads, P, P)
+    def masked_softmax(self, F, scores, valid):
         valid = F.broadcast_axis(F.expand_dims(valid, axis=1), axis=1, size=self._heads)
-        weights = F.softmax(scores, length=valid.reshape((-1, 0), reverse=True), use_length=True, axis=-1)
-        return F.contrib.interleaved_matmul_selfatt_valatt(projected, weights, heads=self._heads), weights
+        return F.softmax(scores, length=valid.reshape((-1, 0), reverse=True), use_length=True, axis=-1)
 
 
 def gemm_gflops(n=2048, seconds=3.0):

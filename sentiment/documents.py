@@ -8,8 +8,8 @@ and on the text.
 The verdict (Verdict) is a weighted mean of the sentences' scores and probabilities. A sentence
 can weigh more the later it comes, the more polar it is, and when it opens with a cue that a
 verdict follows ("overall", "in the end", "that said", "but", ...); the dev documents chose all
-three with the default model. A text whose positive and negative sentences both hold a large share of the weight
-is `mixed`.
+three with the default model. A text whose positive and negative sentences both hold a large share
+of the weight is `mixed`.
 """
 import re
 from dataclasses import dataclass

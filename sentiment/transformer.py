@@ -125,8 +125,12 @@ class FusedSelfAttention(HybridBlock):
     def hybrid_forward(self, F, x, valid, qkv_weight, qkv_bias):
         projected = F.FullyConnected(x, qkv_weight, qkv_bias, num_hidden=3 * self._units, flatten=False)
         scores = F.contrib.interleaved_matmul_selfatt_qk(projected, heads=self._heads)     # (B * heads, P, P)
-        weights = F.softmax(scores + padding_bias(F, valid, self._heads), axis=-1)
+        weights = self.masked_softmax(F, scores, valid)
         return F.contrib.interleaved_matmul_selfatt_valatt(projected, weights, heads=self._heads), weights
+
+    def masked_softmax(self, F, scores, valid):
+        """(B * heads, P, P) scores and valid (B, P) -> attention weights, padding keys at 0."""
+        return F.softmax(scores + padding_bias(F, valid, self._heads), axis=-1)
 
 
 # Added to the scores of padding pieces: exp underflows to exactly 0, as the masked softmax's would be.
