@@ -54,6 +54,8 @@ ABLATIONS = {
     "encoder, first piece per word": dict(word_pooling="first"),
     "encoder, 3 epochs": dict(epochs=3),
     "encoder, lower 3 layers frozen": dict(freeze_layers=3),
+    "encoder without the lexicon's features and counterfactuals": dict(lexicon=False, negation=False, clauses=False,
+                                                                      augment_negation=False),
     "GloVe, article structure (order-blind, attention unscaled, no lexicon)": dict(GLOVE, **ARTICLE_STRUCTURE),
     "GloVe without negation counterfactuals": dict(GLOVE, augment_negation=False),
     "GloVe without clause flags": dict(GLOVE, clauses=False),

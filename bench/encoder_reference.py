@@ -4,12 +4,17 @@
     .venv-reference/bin/python bench/encoder_reference.py fixture    # tests/fixtures/minilm_reference.npz
     .venv-reference/bin/python bench/encoder_reference.py ids        # bench/results/minilm_reference_ids.json
     .venv-reference/bin/python bench/encoder_reference.py speed      # the encoder alone, sentences/s (JSON)
+    .venv-reference/bin/python bench/encoder_reference.py finetune   # the reference classifier's test figures
 
 `fixture` writes the reference's piece ids and last hidden states for the sentences below (written
 for this project), which tests/test_encoder.py compares the Gluon port against without PyTorch.
 `ids` writes the reference tokenizer's ids for every sentence of the four corpora, which
 `python -m bench.encoder_port` compares with ours. `speed` is read by `python -m bench.speed`.
-It reads only data/minilm/ (python -m sentiment data), offline.
+`finetune` trains the plainest classifier on the encoder (states mean-pooled, a linear head, three
+ways, AdamW) on the project's splits and prints its test figures as bench.accuracy defines them: what
+the product's recipe is measured against.
+It reads only data/ (python -m sentiment data), offline: the encoder from data/minilm/, and the
+splits for `finetune`.
 """
 import json
 import os
@@ -103,5 +108,76 @@ def speed(rounds=5, sentences=256, threads=2):
     print(json.dumps(result))
 
 
+LABELS = ("negative", "neutral", "positive")
+
+
+def read_split(split):
+    return {corpus: [json.loads(line) for line in open(ROOT / "data" / corpus / f"{split}.jsonl", encoding="utf-8")]
+            for corpus in ("movie", "amazon", "nyt", "tweets")}
+
+
+def macro_f1(true, predicted, classes=3):
+    scores = []
+    for c in range(classes):
+        tp = np.sum((predicted == c) & (true == c))
+        precision = tp / max(np.sum(predicted == c), 1)
+        recall = tp / max(np.sum(true == c), 1)
+        scores.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+    return float(np.mean(scores))
+
+
+def finetune(epochs=3, batch=32, lr=5e-5, warmup=0.1, max_pieces=64, seed=0, threads=2):
+    """Mean-pooled states (the padding masked), a linear head, cross-entropy over three labels; AdamW with
+    linear warm-up and decay. Prints per test corpus polar accuracy, three-way macro-F1 and score r."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    tokenizer, encoder = load()
+    head = torch.nn.Linear(encoder.config.hidden_size, len(LABELS))
+    train = [row for rows in read_split("train").values() for row in rows]
+    parameters = list(encoder.parameters()) + list(head.parameters())
+    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
+    steps = epochs * -(-len(train) // batch)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / (warmup * steps), max(0.0, (steps - step) / ((1 - warmup) * steps))))
+
+    def logits(texts):
+        encoded = tokenizer(texts, padding=True, truncation=True, max_length=max_pieces, return_tensors="pt")
+        states = encoder(**encoded).last_hidden_state
+        mask = encoded["attention_mask"].unsqueeze(-1).float()
+        return head((states * mask).sum(1) / mask.sum(1))
+
+    rng = np.random.RandomState(seed)
+    started = time.time()
+    for epoch in range(epochs):
+        encoder.train()
+        order = rng.permutation(len(train))
+        for start in range(0, len(order), batch):
+            rows = [train[i] for i in order[start:start + batch]]
+            loss = torch.nn.functional.cross_entropy(logits([r["text"] for r in rows]),
+                                                     torch.tensor([LABELS.index(r["label"]) for r in rows]))
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimiser.step()
+            schedule.step()
+        print(f"epoch {epoch + 1}: {time.time() - started:.0f} s", flush=True)
+    encoder.eval()
+    result = {"seconds": round(time.time() - started), "epochs": epochs, "test": {}}
+    with torch.no_grad():
+        for corpus, rows in read_split("test").items():
+            p = torch.cat([torch.softmax(logits([r["text"] for r in rows[i:i + 64]]), -1)
+                           for i in range(0, len(rows), 64)]).numpy()
+            true = np.array([LABELS.index(r["label"]) for r in rows])
+            rating = np.array([r["rating"] for r in rows])
+            polar = rating != 0
+            result["test"][corpus] = {
+                "polar": round(float(np.mean((p[polar, 2] >= p[polar, 0]) == (rating[polar] > 0))), 4),
+                "macro_f1": round(macro_f1(true, p.argmax(1)), 4),
+                "score_r": round(float(np.corrcoef(p[:, 2] - p[:, 0], rating)[0, 1]), 4)}
+    result["mean_macro_f1"] = round(float(np.mean([c["macro_f1"] for c in result["test"].values()])), 4)
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
-    {"fixture": fixture, "ids": reference_ids, "speed": speed}[sys.argv[1] if len(sys.argv) > 1 else "fixture"]()
+    commands = {"fixture": fixture, "ids": reference_ids, "speed": speed, "finetune": finetune}
+    commands[sys.argv[1] if len(sys.argv) > 1 else "fixture"]()
