@@ -56,6 +56,7 @@ ABLATIONS = {
     "encoder, lower 3 layers frozen": dict(freeze_layers=3),
     "encoder without the lexicon's features and counterfactuals": dict(lexicon=False, negation=False, clauses=False,
                                                                       augment_negation=False),
+    "encoder with class balancing 0.5": dict(class_balance=0.5),
     "GloVe, article structure (order-blind, attention unscaled, no lexicon)": dict(GLOVE, **ARTICLE_STRUCTURE),
     "GloVe without negation counterfactuals": dict(GLOVE, augment_negation=False),
     "GloVe without clause flags": dict(GLOVE, clauses=False),
