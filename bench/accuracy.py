@@ -32,7 +32,7 @@ from sklearn.metrics import f1_score
 
 from bench.baselines import TfidfLogReg, Vader
 from bench.behaviour import pass_rates, suite
-from sentiment.cli import ARTICLE_STRUCTURE
+from sentiment.cli import ARTICLE_STRUCTURE, NO_LEXICON
 from sentiment.data import CORPORA, LABELS, prepare, split_files, write_jsonl
 from sentiment.evaluation import calibrated_ece_floor, expected_calibration_error
 from sentiment.predictor import Predictor
@@ -54,8 +54,7 @@ ABLATIONS = {
     "encoder, first piece per word": dict(word_pooling="first"),
     "encoder, 3 epochs": dict(epochs=3),
     "encoder, lower 3 layers frozen": dict(freeze_layers=3),
-    "encoder without the lexicon's features and counterfactuals": dict(lexicon=False, negation=False, clauses=False,
-                                                                      augment_negation=False),
+    "encoder without the lexicon's features and counterfactuals": NO_LEXICON,
     "encoder with class balancing 0.5": dict(class_balance=0.5),
     "GloVe, article structure (order-blind, attention unscaled, no lexicon)": dict(GLOVE, **ARTICLE_STRUCTURE),
     "GloVe without negation counterfactuals": dict(GLOVE, augment_negation=False),

@@ -31,6 +31,7 @@ from transformers import BertModel, BertTokenizerFast  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "data" / "minilm"
+CORPORA = ("movie", "amazon", "nyt", "tweets")  # sentiment.data.CORPORA: this venv lacks the product's packages
 SENTENCES = [
     "The battery lasts all day.", "I wouldn't buy it again.", "Not bad at all!", "What a waste of money :(",
     "The soup was cold, but the staff were lovely.", "It's fine, I guess.", "Absolutely brilliant film.",
@@ -89,7 +90,7 @@ def speed(rounds=5, sentences=256, threads=2):
     """Sentences/s of the bare encoder at batch 1 and 32 on test sentences of 18-22 pieces (median of rounds)."""
     torch.set_num_threads(threads)
     tokenizer, model = load()
-    texts = [json.loads(line)["text"] for corpus in ("movie", "amazon", "nyt", "tweets")
+    texts = [json.loads(line)["text"] for corpus in CORPORA
              for line in open(ROOT / "data" / corpus / "test.jsonl", encoding="utf-8")]
     texts = [t for t in texts if 18 <= len(tokenizer(t)["input_ids"]) <= 22][:sentences]
     result = {"torch": torch.__version__, "threads": threads, "sentences": len(texts)}
@@ -113,7 +114,7 @@ LABELS = ("negative", "neutral", "positive")
 
 def read_split(split):
     return {corpus: [json.loads(line) for line in open(ROOT / "data" / corpus / f"{split}.jsonl", encoding="utf-8")]
-            for corpus in ("movie", "amazon", "nyt", "tweets")}
+            for corpus in CORPORA}
 
 
 def macro_f1(true, predicted, classes=3):

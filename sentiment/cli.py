@@ -10,9 +10,10 @@ DEFAULT_MODEL = "models/default"
 # `predict` prints these short fields first, the matrices last.
 PREDICT_FIELDS = ("label", "probabilities", "score", "truncated", "sentences_dropped", "unknown_tokens", "model",
                   "runner_up", "contribution_bias", "top_pairs", "tokens")
+# Without the lexicon: the negation operator, clause flags and counterfactuals are built on it.
+NO_LEXICON = dict(lexicon=False, negation=False, clauses=False, augment_negation=False)
 # The article's structure (Kim 2018): no word order, attention scores squashed to (0.27, 0.73), no lexicon.
-ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, lexicon=False, negation=False, clauses=False,
-                         augment_negation=False)
+ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, **NO_LEXICON)
 
 
 def _train_parser(sub, command="train"):
@@ -194,8 +195,8 @@ def cmd_train(args):
     options = {k: v for k, v in vars(args).items() if k in names and v is not None}
     if args.article:
         options.update(ARTICLE_STRUCTURE)
-    if not args.lexicon:  # the negation operator, clause flags and counterfactuals are built on the lexicon
-        options.update(negation=False, clauses=False, augment_negation=False)
+    if not args.lexicon:
+        options.update(NO_LEXICON)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.data is None or args.lexicon:
         from .data import prepare
