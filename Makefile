@@ -54,13 +54,13 @@ test: setup browser
 
 # Each benchmark prints its figures and writes bench/results/*.json (quoted in the README).
 bench: model
-	$(PY) -m bench.accuracy
-	$(PY) -m bench.documents
-	$(PY) -m bench.speed
-	$(PY) -m bench.environment
-	$(PY) -m bench.scoring
-	$(PY) -m bench.load
-	$(PY) -m bench.reliability
+	$(PY) -m bench.quality.accuracy
+	$(PY) -m bench.quality.documents
+	$(PY) -m bench.speed.model
+	$(PY) -m bench.speed.environment
+	$(PY) -m bench.speed.scoring
+	$(PY) -m bench.speed.load
+	$(PY) -m bench.speed.reliability
 
 # The GPU kit (bench/gpu/README.md): an optional tool for a GPU machine, outside set-up and tests.
 gpu-kit: setup

@@ -17,8 +17,8 @@ ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, **NO_LEXICON)
 
 
 def _train_parser(sub, command="train"):
-    from .distil import AUGMENTATIONS
-    from .train import TrainConfig
+    from .training.distil import AUGMENTATIONS
+    from .training.fit import TrainConfig
 
     defaults = TrainConfig()
     if command == "train":
@@ -156,7 +156,7 @@ def build_parser():
     p.add_argument("--plot", metavar="PNG",
                    help="write the first text's attention heatmap (and contribution heatmap) to this PNG; a text of "
                         "several sentences gets one PNG per sentence, numbered (heatmap-1.png, ...)")
-    from .scoring import add_arguments
+    from .scoring.job import add_arguments
 
     add_arguments(sub.add_parser("score", help="score large files offline (streaming, resumable, optional Dask)"))
     return parser
@@ -164,9 +164,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from .bundle import BundleError
-    from .data import DataError
-    from .device import DeviceError
+    from .corpora.datasets import DataError
+    from .inference.bundle import BundleError
+    from .inference.device import DeviceError
 
     try:
         return COMMANDS[args.command](args) or 0
@@ -179,8 +179,8 @@ def main(argv=None):
 
 
 def cmd_data(args):
-    from .data import prepare
-    from .pretrained import prepare_encoder
+    from .corpora.datasets import prepare
+    from .corpora.pretrained import prepare_encoder
 
     report = lambda m: print(m, file=sys.stderr)  # noqa: E731
     for name, count in prepare(force=args.force, report=report).items():
@@ -189,7 +189,7 @@ def cmd_data(args):
 
 
 def cmd_train(args):
-    from .train import TrainConfig, fit
+    from .training.fit import TrainConfig, fit
 
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     options = {k: v for k, v in vars(args).items() if k in names and v is not None}
@@ -199,15 +199,15 @@ def cmd_train(args):
         options.update(NO_LEXICON)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.data is None or args.lexicon:
-        from .data import prepare
+        from .corpora.datasets import prepare
 
         prepare(report=log)
     fit(TrainConfig(progress=not args.no_progress, **options), log=log)
 
 
 def cmd_evaluate(args):
-    from .evaluation import evaluate
-    from .predictor import Predictor
+    from .evaluation.metrics import evaluate
+    from .inference.predictor import Predictor
 
     predictor = Predictor.load(args.model, args.device)
     result = evaluate(predictor, args.data, args.text_field, args.label_field, log=lambda m: print(m, file=sys.stderr))
@@ -216,8 +216,8 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
+    from .inference.predictor import Predictor
     from .jsonio import dumps
-    from .predictor import Predictor
 
     if args.top_pairs < 0:
         raise ValueError(f"--top-pairs must be >= 0, got {args.top_pairs}")
@@ -240,7 +240,7 @@ def cmd_predict(args):
 
 
 def cmd_score(args):
-    from .scoring import run
+    from .scoring.job import run
 
     return run(args)
 

@@ -1,1 +1,1 @@
-"""The web service: a thin Flask shell around sentiment.predictor.Predictor."""
+"""The web service: a thin Flask shell around sentiment.inference.predictor.Predictor."""

@@ -4,15 +4,14 @@ import logging
 import orjson
 from flask import Flask, Response, current_app, request, send_from_directory
 
-from sentiment import documents
-from sentiment.bundle import BundleError
+from sentiment.inference import documents
+from sentiment.inference.bundle import BundleError
+from sentiment.inference.predictor import Predictor, is_encoder_model
 from sentiment.jsonio import dumps
-from sentiment.predictor import Predictor, is_encoder_model
-
-from . import errors, metrics, settings
-from .batcher import MicroBatcher
-from .errors import ApiError
-from .openapi import SPEC
+from service import errors, metrics, settings
+from service.batcher import MicroBatcher
+from service.errors import ApiError
+from service.openapi import SPEC
 
 log = logging.getLogger("sentiment.service")
 

@@ -4,8 +4,15 @@ import os
 import time
 
 from flask import g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 REQUESTS = Counter("sentiment_requests_total", "HTTP requests", ["endpoint", "method", "status"])
 LATENCY = Histogram("sentiment_request_seconds", "Request latency in seconds", ["endpoint"],

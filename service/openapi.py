@@ -1,6 +1,6 @@
 """The OpenAPI 3 description of every endpoint (served at /openapi.json; tests keep it true)."""
 
-from sentiment.documents import VERDICT
+from sentiment.inference.documents import VERDICT
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 

@@ -4,12 +4,12 @@ import random
 import numpy as np
 import pytest
 
-from bench.behaviour import CAPABILITIES, pass_rates, suite
-from sentiment.augment import STRONG
 from sentiment.cli import ARTICLE_STRUCTURE
-from sentiment.data import read_lexicon
-from sentiment.predictor import Predictor
-from sentiment.train import TrainConfig, fit
+from sentiment.corpora.datasets import read_lexicon
+from sentiment.evaluation.behaviour import CAPABILITIES, pass_rates, suite
+from sentiment.inference.predictor import Predictor
+from sentiment.training.augment import STRONG
+from sentiment.training.fit import TrainConfig, fit
 from tests.conftest import SMALL
 from tests.helpers import BAD, GOOD, NOUNS, write_jsonl
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import requests
 
-from sentiment.documents import top_pairs
-from sentiment.predictor import Predictor
-from sentiment.train import TrainConfig, fit
+from sentiment.inference.documents import top_pairs
+from sentiment.inference.predictor import Predictor
+from sentiment.training.fit import TrainConfig, fit
 from tests.conftest import SMALL
 from tests.helpers import NOUNS, make_reviews, write_jsonl
 
@@ -41,8 +41,8 @@ def test_the_cached_decomposition_matches_the_imperative_one(small_bundle):
     """The served graph gives the same split as the step-by-step one, padding included."""
     import mxnet as mx
 
-    from sentiment.batching import pad_batch
-    from sentiment.model import LogitDecomposition
+    from sentiment.inference.batching import pad_batch
+    from sentiment.model.relation import LogitDecomposition
 
     predictor = Predictor.load(small_bundle)
     ids = [predictor.vocab[predictor.tokenize(text)[0]] for text in SENTENCES]

@@ -2,7 +2,7 @@ import io
 import json
 import tarfile
 
-from sentiment import data
+from sentiment.corpora import datasets as data
 
 
 def _add(tar, member, payload):

@@ -3,8 +3,8 @@ import os
 import mxnet as mx
 import pytest
 
-from bench.environment import openblas_core, probe
-from sentiment import device
+from bench.speed.environment import openblas_core, probe
+from sentiment.inference import device
 
 
 @pytest.mark.parametrize("gpus, spec, expected", [

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from sentiment.cli import build_parser
-from sentiment.distil import MASK, TeacherLabels, detokenize, soften, teacher_words, variants
-from sentiment.predictor import Predictor
-from sentiment.train import TrainConfig, fit, prepare_data, teach
+from sentiment.inference.predictor import Predictor
+from sentiment.training.distil import MASK, TeacherLabels, detokenize, soften, teacher_words, variants
+from sentiment.training.fit import TrainConfig, fit, prepare_data, teach
 from tests.conftest import SMALL
 
 TOKENS = "the battery life is amazing and the screen is bright".split()

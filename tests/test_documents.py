@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import requests
 
-from sentiment import documents
-from sentiment.documents import MAX_SENTENCES, Verdict, plan
-from sentiment.predictor import Predictor
-from sentiment.sentences import split_sentences
-from sentiment.tokenizer import Tokenizer
+from sentiment.inference import documents
+from sentiment.inference.documents import MAX_SENTENCES, Verdict, plan
+from sentiment.inference.predictor import Predictor
+from sentiment.text.sentences import split_sentences
+from sentiment.text.tokenizer import Tokenizer
 from tests.helpers import run_cli
 
 REVIEW = "  the script is dull .  the ending is awful !\nwhat a wonderful cast .  "

@@ -7,14 +7,22 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from sentiment import pretrained
-from sentiment.data import DataError
-from sentiment.inputs import PieceInputs
-from sentiment.predictor import Predictor
-from sentiment.train import TrainConfig, fit
-from sentiment.transformer import (FusedSelfAttention, GemmLayerNorm, build_bert, config_from_file, fuse_attention,
-                                   gemm_layer_norms, load_safetensors, padding_bias)
-from sentiment.wordpiece import WordPieceTokenizer, group_words
+from sentiment.corpora import pretrained
+from sentiment.corpora.datasets import DataError
+from sentiment.inference.inputs import PieceInputs
+from sentiment.inference.predictor import Predictor
+from sentiment.model.transformer import (
+    FusedSelfAttention,
+    GemmLayerNorm,
+    build_bert,
+    config_from_file,
+    fuse_attention,
+    gemm_layer_norms,
+    load_safetensors,
+    padding_bias,
+)
+from sentiment.text.wordpiece import WordPieceTokenizer, group_words
+from sentiment.training.fit import TrainConfig, fit
 from tests.conftest import SMALL_ENCODER
 from tests.helpers import ROOT, write_jsonl
 from tests.test_contributions import check_sums
@@ -37,7 +45,7 @@ def states(bert, ids):
 
 def test_the_port_gives_the_reference_implementations_hidden_states():
     """The real all-MiniLM-L6-v2, fetched and verified as set-up does, against PyTorch's outputs
-    (bench/encoder_reference.py wrote them): the same piece ids, the same last hidden states within 1e-4."""
+    (bench/reference/encoder_reference.py wrote them): the same piece ids, the same last hidden states within 1e-4."""
     folder = pretrained.prepare_encoder()
     reference = np.load(REFERENCE)
     tokenizer = WordPieceTokenizer(str(folder / "vocab.txt"), max_len=512, max_pieces=510)

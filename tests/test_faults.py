@@ -1,5 +1,5 @@
 """Faults with nothing lost: a worker SIGKILLed under load, a model swapped with SIGHUP under load,
-and training SIGKILLed part-way. Longer versions with figures: bench/reliability.py."""
+and training SIGKILLed part-way. Longer versions with figures: bench/speed/reliability.py."""
 import os
 import shutil
 import signal
@@ -10,9 +10,9 @@ import time
 import psutil
 import requests
 
-from sentiment import bundle
-from sentiment.predictor import Predictor
-from sentiment.train import TrainConfig, fit
+from sentiment.inference import bundle
+from sentiment.inference.predictor import Predictor
+from sentiment.training.fit import TrainConfig, fit
 from tests.conftest import SMALL
 from tests.helpers import ROOT, Gunicorn, Load
 

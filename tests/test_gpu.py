@@ -6,9 +6,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from sentiment.device import gpu_count
-from sentiment.predictor import GraphForward, Predictor
-from sentiment.train import TrainConfig, fit
+from sentiment.inference.device import gpu_count
+from sentiment.inference.predictor import GraphForward, Predictor
+from sentiment.training.fit import TrainConfig, fit
 from tests.conftest import SMALL
 
 pytestmark = pytest.mark.skipif(gpu_count() == 0, reason="needs a GPU that MXNet sees (bench/gpu/README.md)")

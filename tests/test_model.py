@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from mxnet import nd
 
-from bench.article import SentenceRepresentation, copy_weights
-from sentiment.batching import length_chunks, pad_batch
-from sentiment.model import RelationAttentionEncoder, negation_scope
+from sentiment.inference.batching import length_chunks, pad_batch
+from sentiment.model.article import SentenceRepresentation, copy_weights
+from sentiment.model.relation import RelationAttentionEncoder, negation_scope
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_negation_scope_follows_negators_and_stops_at_breakers():
 
 
 def test_an_emoticon_closes_a_negation_scope_like_punctuation():
-    from sentiment.features import token_table
+    from sentiment.text.features import token_table
 
     words = ["<pad>", "<unk>", "no", "school", "tomorrow", ":)", ":d", ":", ")"]
     table = token_table(words, {"no": -0.3, ":)": 0.5, ":d": 0.575})
@@ -114,7 +114,7 @@ def test_an_emoticon_closes_a_negation_scope_like_punctuation():
 
 
 def test_clause_features_flag_the_clauses_a_later_but_or_an_although_overrides():
-    from sentiment.features import token_table
+    from sentiment.text.features import token_table
 
     words = ["<pad>", "<unk>", "i", "do", "n't", "think", "it", "is", "great", ",", "but", "the", "price", "was",
              "bad", ".", "although", "cold", "we", "liked"]
@@ -161,7 +161,7 @@ def test_attention_scale_sharpens_beyond_the_article_bound():
 
 
 def test_a_bundle_config_without_options_is_the_article_structure():
-    from sentiment.predictor import build_model
+    from sentiment.inference.predictor import build_model
 
     model = build_model({"labels": ["a", "b"], "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8}}, 20)
     model.initialize()

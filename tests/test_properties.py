@@ -5,9 +5,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sentiment.readers import iter_records
-from sentiment.scoring import Writer, read_items, score_window
-from sentiment.tokenizer import Tokenizer
+from sentiment.corpora.readers import iter_records
+from sentiment.scoring.job import Writer, read_items, score_window
+from sentiment.text.tokenizer import Tokenizer
 
 # Every code point, surrogates, controls, combining marks, emoji, CJK and right-to-left scripts included.
 ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=()), max_size=300)

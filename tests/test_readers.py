@@ -2,8 +2,8 @@ import gzip
 
 import pytest
 
-from sentiment.data import DataError, load_labelled
-from sentiment.readers import Record, iter_records
+from sentiment.corpora.datasets import DataError, load_labelled
+from sentiment.corpora.readers import Record, iter_records
 
 
 def records(path, **kwargs):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sentiment.predictor import Predictor
+from sentiment.inference.predictor import Predictor
 from tests.helpers import ROOT, make_reviews, run_cli
 
 

@@ -190,7 +190,7 @@ def test_corrupted_bundle_is_never_ready(small_bundle, tmp_path):
 
 
 def test_gpu_asked_for_but_absent_stops_the_server(small_bundle, tmp_path):
-    from sentiment.device import gpu_count
+    from sentiment.inference.device import gpu_count
 
     if gpu_count():
         pytest.skip("this machine has a GPU")

@@ -6,9 +6,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from sentiment.batching import pad_batch
-from sentiment.features import token_inputs, token_table
-from sentiment.predictor import GraphForward, Predictor, ServedForward, build_model
+from sentiment.inference.batching import pad_batch
+from sentiment.inference.predictor import GraphForward, Predictor, ServedForward, build_model
+from sentiment.text.features import token_inputs, token_table
 
 WORDS = ["<unk>", "<pad>", "the", "film", "is", "not", "bad", "but", "great", ",", ".", "although", "dull", "never",
          "boring", "yet", "fine", ":)", "no", "though"]

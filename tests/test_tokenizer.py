@@ -1,6 +1,6 @@
 import pytest
 
-from sentiment.tokenizer import Tokenizer
+from sentiment.text.tokenizer import Tokenizer
 
 
 def test_splits_like_glove():
@@ -70,7 +70,7 @@ def test_a_bundle_from_before_mentions_were_dropped_keeps_them_as_it_was_trained
 
 
 def test_the_lexicon_is_keyed_as_the_tokenizer_writes_emoticons():
-    from sentiment.features import lexicon_for
+    from sentiment.text.features import lexicon_for
 
     lexicon = {":D": 0.575, ":P": 0.35, ":p": 0.25, "good": 0.475}
     assert lexicon_for(Tokenizer(), lexicon) == {":d": 0.575, ":p": 0.25, "good": 0.475}  # lower-case entry wins

@@ -5,13 +5,13 @@ import shutil
 import numpy as np
 import pytest
 
-from sentiment import bundle
-from sentiment.bundle import BundleError
-from sentiment.predictor import Predictor
-from sentiment.data import load_labelled
-from sentiment.evaluation import calibrated_ece_floor, expected_calibration_error, fit_temperature
-from sentiment.predictor import log_softmax
-from sentiment.train import TrainConfig, fit, row_weights, soft_targets, source_weights
+from sentiment.checksums import sha256_file
+from sentiment.corpora.datasets import load_labelled
+from sentiment.evaluation.metrics import calibrated_ece_floor, expected_calibration_error, fit_temperature
+from sentiment.inference import bundle
+from sentiment.inference.bundle import BundleError
+from sentiment.inference.predictor import Predictor, log_softmax
+from sentiment.training.fit import TrainConfig, fit, row_weights, soft_targets, source_weights
 from tests.conftest import SMALL
 from tests.helpers import make_reviews, run_cli, write_jsonl
 
@@ -25,7 +25,7 @@ def test_small_model_learns_and_bundle_holds_everything(small_bundle, labelled_f
         "positive", "negative"]
     metrics = json.loads((small_bundle / "metrics.json").read_text())
     assert metrics["dev_accuracy"] >= 0.9
-    assert metrics["data"]["train"][0]["sha256"] == bundle.sha256_file(labelled_files[0])
+    assert metrics["data"]["train"][0]["sha256"] == sha256_file(labelled_files[0])
     config = json.loads((small_bundle / "config.json").read_text())
     assert config["tokenizer"]["max_len"] == 24
     assert 0.5 <= config["temperature"] <= 20 and config["model"]["negation"] is config["model"]["clauses"] is True
@@ -231,8 +231,8 @@ def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path, option
     import gluonnlp as nlp
     import mxnet as mx
 
-    from sentiment.predictor import build_model
-    from sentiment.tokenizer import Tokenizer
+    from sentiment.inference.predictor import build_model
+    from sentiment.text.tokenizer import Tokenizer
 
     vocab = nlp.Vocab(collections.Counter(["good", "bad"]), bos_token=None, eos_token=None)
     tokenizer = {k: v for k, v in Tokenizer(max_len=16).to_dict().items() if k not in ("emoticons", "drop_mentions")}

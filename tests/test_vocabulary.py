@@ -1,7 +1,7 @@
 import numpy as np
 
-from sentiment.predictor import Predictor
-from sentiment.vocabulary import build_vocab, known_form, token_ids
+from sentiment.inference.predictor import Predictor
+from sentiment.text.vocabulary import build_vocab, known_form, token_ids
 
 
 def test_elongated_words_are_read_as_the_word_the_vocabulary_holds():

@@ -80,15 +80,15 @@ timeout 60 python3 -m sentiment predict --model "$KIT_HOME/model" --no-attention
   2>&1 | head -40 | tee "$OUT/predict.json" || true
 
 step "bench/speed on the GPU: the encoder alone and the whole answer"
-timeout 180 python3 -m bench.speed --encoder --model "$KIT_HOME/model" 2>&1 | tail -14 | tee "$OUT/speed.txt" || true
+timeout 180 python3 -m bench.speed.model --encoder --model "$KIT_HOME/model" 2>&1 | tail -14 | tee "$OUT/speed.txt" || true
 
 step "CPU and GPU agree on 1,000 test sentences: the carried default (trained on a CPU), then the model trained here"
 for model in models/default "$KIT_HOME/model"; do
 [ -e "$model" ] || continue
 timeout 120 python3 - "$model" <<'EOF' 2>&1 | tee -a "$OUT/agreement.txt" || true
 import sys, numpy as np
-from sentiment.data import load_many, split_files
-from sentiment.predictor import Predictor
+from sentiment.corpora.datasets import load_many, split_files
+from sentiment.inference.predictor import Predictor
 texts = load_many(split_files("test")).texts[:1000]
 cpu, gpu = Predictor.load(sys.argv[1], "cpu"), Predictor.load(sys.argv[1], "gpu")
 a, b = cpu.predict_proba(texts), gpu.predict_proba(texts)

@@ -304,7 +304,7 @@ try:
 except mx.base.MXNetError as error:
     print("num_gpus raised MXNetError:", str(error).strip().splitlines()[-1][:200])
 import gluonnlp
-from sentiment.model import RelationAttentionClassifier
+from sentiment.model.relation import RelationAttentionClassifier
 model = RelationAttentionClassifier(50, 3, embed_size=8, hidden_size=8, classifier_size=8, positions=4,
                                     attention_scale=8.0)
 model.initialize(mx.init.Xavier())
@@ -312,7 +312,7 @@ logits, attention = model(mx.nd.ones((2, 5)), mx.nd.ones((2, 5)))
 print("gluonnlp", gluonnlp.__version__, "| forward on the CPU:", logits.shape, attention.asnumpy().sum(axis=(1, 2)))
 import os
 if os.path.exists("models/default"):
-    from sentiment.predictor import Predictor
+    from sentiment.inference.predictor import Predictor
     predictor = Predictor.load("models/default", "cpu")
     answer = predictor.analyse(["Not bad at all, I liked it."])[0]
     print("models/default on the CPU:", predictor.version, answer["label"], round(answer["score"], 3))

@@ -1,0 +1,1 @@
+"""Quality checks: accuracy, behaviour, documents and explanations, side by side with baselines."""

@@ -1,0 +1,1 @@
+"""Reference checks against the upstream implementations (bench-only PyTorch venv)."""

@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks: forward passes, training, serving under load, batch scoring."""

@@ -1,0 +1,1 @@
+"""Corpora: fetching, verifying and reading data sets, embeddings and pretrained weights."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, behaviour suites and baselines, shared by training and bench."""

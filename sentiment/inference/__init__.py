@@ -1,0 +1,1 @@
+"""Inference: bundles, word-vector kinds, inputs, forward passes, the predictor and answers."""

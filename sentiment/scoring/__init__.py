@@ -1,0 +1,1 @@
+"""Scoring: offline batch jobs over large files, on one machine or on Dask, and writers."""

@@ -1,0 +1,1 @@
+"""Text: splitting into sentences, tokenizing, vocabularies and per-token lexicon features."""

@@ -1,0 +1,1 @@
+"""Training: configuration, data preparation, the loop, fit, distillation and augmentation."""
