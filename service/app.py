@@ -4,14 +4,14 @@ import logging
 import orjson
 from flask import Flask, Response, current_app, request, send_from_directory
 
-from sentiment.inference import documents
+from sentiment.inference.answer import Options
 from sentiment.inference.bundle import BundleError
-from sentiment.inference.predictor import Predictor, is_encoder_model
+from sentiment.inference.predictor import EmptyText, Predictor
 from sentiment.jsonio import dumps
 from service import errors, metrics, settings
 from service.batcher import MicroBatcher
 from service.errors import ApiError
-from service.openapi import SPEC
+from service.openapi import spec
 
 log = logging.getLogger("sentiment.service")
 
@@ -39,7 +39,7 @@ def create_app(config=None):
     else:
         app.extensions["predictor"] = predictor
         wait = app.config["MICROBATCH_WAIT_MS"]
-        wait = settings.microbatch_wait_ms(is_encoder_model(predictor.config)) if wait is None else wait
+        wait = predictor.kind.serving.microbatch_wait_ms if wait is None else wait
         app.extensions["scorer"] = (MicroBatcher(predictor, app.config["MAX_TEXTS"], wait)
                                     if app.config["MICROBATCH"] else predictor)
         metrics.MODEL_INFO.labels(predictor.version, predictor.device).set(1)
@@ -74,16 +74,16 @@ MAX_TOP_PAIRS = 50
 
 
 def parse_options(payload):
-    """{"attention", "contributions", "top_pairs"} from a JSON body, checked."""
-    options = {"attention": payload.get("attention", True), "contributions": payload.get("contributions", False)}
-    for name, value in options.items():
+    """The answer's Options from a JSON body's "attention", "contributions" and "top_pairs", checked."""
+    flags = {"attention": payload.get("attention", True), "contributions": payload.get("contributions", False)}
+    for name, value in flags.items():
         if not isinstance(value, bool):
             raise ApiError(400, "bad_request", f'"{name}" must be true or false')
     top = payload.get("top_pairs", 5)
     if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_PAIRS:
         raise ApiError(400, "bad_request", f'"top_pairs" must be an integer from 0 to {MAX_TOP_PAIRS}')
-    options["top_pairs"] = top  # pairs are ranked by contribution: listed only with "contributions": true
-    return options
+    # Pairs are ranked by contribution: listed only with "contributions": true.
+    return Options(**flags, top_pairs=top if flags["contributions"] else None)
 
 
 def parse_request():
@@ -92,7 +92,7 @@ def parse_request():
     body = request.get_data(cache=False)
     if mimetype == "text/plain":
         try:
-            return [body.decode("utf-8")], True, {"attention": True, "contributions": False, "top_pairs": 0}
+            return [body.decode("utf-8")], True, Options()
         except UnicodeDecodeError:
             raise ApiError(400, "bad_request", "body is not valid UTF-8") from None
     if mimetype != "application/json":
@@ -120,16 +120,6 @@ def parse_request():
     return texts, False, options
 
 
-def with_model(answer, version):
-    """The answer with the model's version after its short fields."""
-    out = {}
-    for key, value in answer.items():
-        out[key] = value
-        if key == "unknown_tokens":
-            out["model"] = version
-    return out
-
-
 def register_routes(app):
     @app.get("/health")
     def health():
@@ -145,7 +135,7 @@ def register_routes(app):
     def model():
         p = predictor_or_503()
         return json_response({
-            "version": p.version, "labels": p.labels, "encoder": p.config["model"].get("encoder", "glove"),
+            "version": p.version, "labels": p.labels, "encoder": p.kind.name,
             "max_length": p.tokenizer.max_len, "device": p.device,
             "path": current_app.config["MODEL_PATH"], "config": p.config,
             "training": {k: p.metrics.get(k) for k in ("data", "train_seconds", "device", "vocab_size",
@@ -159,20 +149,16 @@ def register_routes(app):
         p = predictor_or_503()
         texts, single, options = parse_request()
         max_chars = current_app.config["MAX_TEXT_CHARS"]
-        read, plans = [text[:max_chars] for text in texts], []
-        for index, text in enumerate(read):
-            try:
-                plans.append(documents.plan(text, p.tokenizer, current_app.config["MAX_SENTENCES"]))
-            except ValueError:
-                where = "text" if single else f"texts[{index}]"
-                raise ApiError(422, "unprocessable", f"{where} is empty or has no words") from None
+        try:
+            answers = p(texts, options, current_app.extensions["scorer"].forward_sentences, max_chars,
+                        current_app.config["MAX_SENTENCES"])
+        except EmptyText as exc:
+            where = "text" if single else f"texts[{exc.index}]"
+            raise ApiError(422, "unprocessable", f"{where} is empty or has no words") from None
         metrics.BATCH_SIZE.observe(len(texts))
-        answers = documents.explain_plans(current_app.extensions["scorer"].explain_tokenized, plans, p.labels, read,
-                                          options["attention"], options["contributions"], options["top_pairs"])
-        for answer, was_clipped in zip(answers, (len(text) > max_chars for text in texts)):
-            answer["truncated"] = answer["truncated"] or was_clipped
-            metrics.count_cuts(answer, was_clipped)
-        answers = [with_model(answer, p.version) for answer in answers]
+        for answer, text in zip(answers, texts):
+            metrics.count_cuts(answer, len(text) > max_chars)
+        answers = [answer.to_dict() for answer in answers]
         return json_response(answers[0] if single else {"predictions": answers, "model": p.version})
 
     @app.get("/metrics")
@@ -182,7 +168,7 @@ def register_routes(app):
 
     @app.get("/openapi.json")
     def openapi():
-        return json_response(SPEC)
+        return json_response(spec())
 
     @app.get("/")
     def index():

@@ -21,8 +21,9 @@ class MicroBatcher:
         self._thread = None
         self._start_lock = threading.Lock()
 
-    def explain_tokenized(self, tokenized, attention=True, contributions=False, timeout=30):
-        """Same answer as Predictor.explain_tokenized, possibly computed in a pass shared with other requests."""
+    def forward_sentences(self, tokenized, attention=True, contributions=False, timeout=30):
+        """Same results as Predictor.forward_sentences, possibly computed in a pass shared with other requests
+        (which may hold matrices this request did not ask for: the answer leaves them out)."""
         self._ensure_thread()
         future = Future()
         self._queue.put((tokenized, attention, contributions, future))
@@ -56,7 +57,7 @@ class MicroBatcher:
             items = self._collect()
             tokenized = [t for item in items for t in item[0]]
             try:
-                results = self.predictor.explain_tokenized(tokenized, attention=any(item[1] for item in items),
+                results = self.predictor.forward_sentences(tokenized, attention=any(item[1] for item in items),
                                                            contributions=any(item[2] for item in items))
             except Exception as exc:  # every waiting request gets the error, the thread lives on
                 for *_, future in items:
@@ -65,13 +66,6 @@ class MicroBatcher:
             finally:
                 self._in_flight = len(items) + self._queue.qsize()
             start = 0
-            for request_tokens, attention, contributions, future in items:
-                answer = results[start:start + len(request_tokens)]
+            for request_tokens, *_, future in items:
+                future.set_result(results[start:start + len(request_tokens)])
                 start += len(request_tokens)
-                for result in answer:  # what this request did not ask for, a shared pass may have computed
-                    if not contributions:
-                        for key in ("contributions", "contribution_bias", "runner_up"):
-                            result.pop(key, None)
-                    if not (attention or contributions):
-                        result.pop("attention", None)
-                future.set_result(answer)

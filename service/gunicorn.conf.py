@@ -11,7 +11,8 @@ import os
 import shutil
 import tempfile
 
-from service.settings import serving_layout
+_omp_given = os.environ.get("OMP_NUM_THREADS")  # before `import sentiment` sets its own default
+from sentiment.inference.kinds import serving_layout  # noqa: E402  (reads the bundle's kind without MXNet)
 
 _cores = len(os.sched_getaffinity(0))
 
@@ -32,7 +33,7 @@ limit_request_line = 8190
 limit_request_fields = 100
 control_socket_disable = True  # no admin interface: reloads are signals (SIGHUP), not an open socket
 
-os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores // max(1, workers))))
+os.environ["OMP_NUM_THREADS"] = _omp_given or str(max(1, _cores // max(1, workers)))
 
 
 def oversubscription_warning(omp_threads, workers, cores):

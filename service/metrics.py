@@ -29,9 +29,9 @@ def count_cuts(answer, clipped_text):
     """Count what one answer left out (each is also flagged in the answer)."""
     if clipped_text:
         CUTS.labels("text_characters").inc()
-    if answer["sentences_dropped"]:
-        CUTS.labels("sentences").inc(answer["sentences_dropped"])
-    clipped = sum(s["truncated"] for s in answer["sentences"])
+    if answer.sentences_dropped:
+        CUTS.labels("sentences").inc(answer.sentences_dropped)
+    clipped = sum(s.truncated for s in answer.sentences)
     if clipped:
         CUTS.labels("sentence_tokens").inc(clipped)
 

@@ -1,6 +1,7 @@
 import pytest
 
-from sentiment.training.fit import TrainConfig, fit
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import fit
 from tests.helpers import Gunicorn, make_reviews, make_tiny_encoder, write_jsonl
 
 SMALL = dict(encoder="glove", embeddings="random", embed_size=16, hidden_size=16, classifier_size=16, epochs=6,

@@ -73,6 +73,15 @@ def make_tiny_encoder(folder, seed=0):
     return folder
 
 
+def probe(code, **env):
+    """Run `code` in a fresh interpreter with `env` set (None: unset); its last line of output, as JSON."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    environment = {k: v for k, v in environment.items() if v is not None}
+    out = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def write_jsonl(path, rows):
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:

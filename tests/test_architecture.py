@@ -85,3 +85,38 @@ def test_serving_defaults_are_read_without_mxnet(tmp_path):
             f"print(json.dumps([serving_layout({str(tmp_path)!r}, 2), 'mxnet' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == '[[2, 4], false]'
+
+
+KIND_NAMES = {"glove", "minilm"}  # as bundles store them (sentiment.inference.kinds.KINDS)
+
+
+def kind_name_comparisons(path):
+    """Comparisons of a kind's stored name ("glove", "minilm") with anything, as 'line: source'."""
+    source = path.read_text(encoding="utf-8")
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            text = ast.get_source_segment(source, node)
+            names = [n for n in ast.walk(node) if isinstance(n, ast.Constant) and n.value in KIND_NAMES]
+            if names and "encoder" in text:
+                found.append(f"{node.lineno}: {text}")
+    return found
+
+
+def test_only_the_kinds_ask_which_kind_a_model_is():
+    """A kind of word vectors is one class in sentiment/inference/kinds.py: nothing else compares its name."""
+    paths = [p for p in (*PACKAGE.rglob("*.py"), *(ROOT / "service").rglob("*.py")) if p.name != "kinds.py"]
+    found = {str(p.relative_to(ROOT)): kind_name_comparisons(p) for p in paths}
+    assert {p: f for p, f in found.items() if f} == {}
+
+
+def test_the_kind_names_are_those_stored():
+    from sentiment.inference.kinds import KINDS
+
+    assert set(KINDS) == KIND_NAMES
+
+
+def test_the_name_check_finds_a_comparison(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text('if config["model"].get("encoder", "glove") != "glove":\n    pass\n', encoding="utf-8")
+    assert kind_name_comparisons(probe) == ['1: config["model"].get("encoder", "glove") != "glove"']

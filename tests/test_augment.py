@@ -2,7 +2,7 @@ import pytest
 
 from sentiment.text.tokenizer import Tokenizer
 from sentiment.training.augment import negate, negation_counterfactuals
-from sentiment.training.fit import TrainConfig
+from sentiment.training.config import TrainConfig
 
 LEXICON = {"amazing": 0.7, "bad": -0.625, "good": 0.475, "fine": 0.2, "ok": 0.225, "sadly": -0.4}
 

@@ -9,7 +9,8 @@ from sentiment.corpora.datasets import read_lexicon
 from sentiment.evaluation.behaviour import CAPABILITIES, pass_rates, suite
 from sentiment.inference.predictor import Predictor
 from sentiment.training.augment import STRONG
-from sentiment.training.fit import TrainConfig, fit
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import fit
 from tests.conftest import SMALL
 from tests.helpers import BAD, GOOD, NOUNS, write_jsonl
 

@@ -7,7 +7,8 @@ import requests
 
 from sentiment.inference.documents import top_pairs
 from sentiment.inference.predictor import Predictor
-from sentiment.training.fit import TrainConfig, fit
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import fit
 from tests.conftest import SMALL
 from tests.helpers import NOUNS, make_reviews, write_jsonl
 
@@ -42,7 +43,7 @@ def test_the_cached_decomposition_matches_the_imperative_one(small_bundle):
     import mxnet as mx
 
     from sentiment.inference.batching import pad_batch
-    from sentiment.model.relation import LogitDecomposition
+    from sentiment.model.decomposition import LogitDecomposition
 
     predictor = Predictor.load(small_bundle)
     ids = [predictor.vocab[predictor.tokenize(text)[0]] for text in SENTENCES]

@@ -3,8 +3,9 @@ import os
 import mxnet as mx
 import pytest
 
-from bench.speed.environment import openblas_core, probe
 from sentiment.inference import device
+from sentiment.runtime import openblas_core
+from tests.helpers import probe
 
 
 @pytest.mark.parametrize("gpus, spec, expected", [

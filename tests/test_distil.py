@@ -6,8 +6,10 @@ import pytest
 
 from sentiment.cli import build_parser
 from sentiment.inference.predictor import Predictor
+from sentiment.training.config import TrainConfig
 from sentiment.training.distil import MASK, TeacherLabels, detokenize, soften, teacher_words, variants
-from sentiment.training.fit import TrainConfig, fit, prepare_data, teach
+from sentiment.training.fit import fit, teach
+from sentiment.training.prepare import prepare_data
 from tests.conftest import SMALL
 
 TOKENS = "the battery life is amazing and the screen is bright".split()
@@ -70,7 +72,7 @@ def test_a_distilled_bundle_answers_like_any_other(tmp_path, labelled_files, enc
     assert answer["label"] in ("negative", "positive") and answer["attention"].shape == (5, 5)
     log_odds = np.log(answer["probabilities"][answer["label"]] / answer["probabilities"][answer["runner_up"]])
     assert answer["contributions"].sum() + answer["contribution_bias"] == pytest.approx(log_odds, abs=1e-4)
-    review = student.analyse(["what a gripping story ! the ending is dull ."])[0]
+    review = student.explain(["what a gripping story ! the ending is dull ."])[0]
     assert [s["text"] for s in review["sentences"]] == ["what a gripping story !", "the ending is dull ."]
 
 

@@ -71,7 +71,7 @@ def predictor(small_bundle):
 
 def test_a_one_sentence_text_keeps_its_answer_and_gains_one_sentence(predictor):
     text = "what a wonderful film , superb !"
-    answer = predictor.analyse([text], contributions=True, top_pairs=3)[0]
+    answer = predictor.explain([text], contributions=True, top_pairs=3)[0]
     alone = predictor.explain([text], contributions=True)[0]
     assert answer["label"] == alone["label"] and answer["tokens"] == alone["tokens"]
     assert answer["probabilities"] == pytest.approx(alone["probabilities"], abs=1e-6)
@@ -83,7 +83,7 @@ def test_a_one_sentence_text_keeps_its_answer_and_gains_one_sentence(predictor):
 
 
 def test_every_sentence_of_a_review_is_answered_in_place(predictor):
-    answer = predictor.analyse([REVIEW])[0]
+    answer = predictor.explain([REVIEW])[0]
     assert "tokens" not in answer and "attention" not in answer  # several sentences: matrices per sentence
     assert [REVIEW[s["start"]:s["end"]] for s in answer["sentences"]] == [s["text"] for s in answer["sentences"]]
     assert sum(s["weight"] for s in answer["sentences"]) == pytest.approx(1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sentiment.corpora import pretrained
-from sentiment.corpora.datasets import DataError
+from sentiment.corpora.labelled import DataError
 from sentiment.inference.inputs import PieceInputs
 from sentiment.inference.predictor import Predictor
 from sentiment.model.transformer import (
@@ -22,7 +22,8 @@ from sentiment.model.transformer import (
     padding_bias,
 )
 from sentiment.text.wordpiece import WordPieceTokenizer, group_words
-from sentiment.training.fit import TrainConfig, fit
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import fit
 from tests.conftest import SMALL_ENCODER
 from tests.helpers import ROOT, write_jsonl
 from tests.test_contributions import check_sums
@@ -180,7 +181,7 @@ def test_the_encoder_model_learns_and_answers_like_every_bundle(encoder_bundle):
         "zebra"]
     assert results[0]["attention"].shape == (5, 5) and abs(results[0]["attention"].sum() - 1) < 1e-5
     check_sums(results)
-    answer = predictor.analyse(["The cast is lovely. But the plot is stale."])[0]
+    answer = predictor.explain(["The cast is lovely. But the plot is stale."])[0]
     assert [s["text"] for s in answer["sentences"]] == ["The cast is lovely.", "But the plot is stale."]
 
 
@@ -285,7 +286,7 @@ def test_the_ablation_without_the_relation_network_trains_and_explains(tmp_path,
 
 
 def test_the_serving_layout_follows_the_bundles_encoder(encoder_bundle, small_bundle, tmp_path):
-    from service.settings import serving_layout
+    from sentiment.inference.kinds import serving_layout
 
     assert serving_layout(encoder_bundle, 2) == (1, 32)
     assert serving_layout(small_bundle, 2) == (2, 4) and serving_layout(tmp_path / "absent", 4) == (4, 4)

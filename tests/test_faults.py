@@ -12,7 +12,8 @@ import requests
 
 from sentiment.inference import bundle
 from sentiment.inference.predictor import Predictor
-from sentiment.training.fit import TrainConfig, fit
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import fit
 from tests.conftest import SMALL
 from tests.helpers import ROOT, Gunicorn, Load
 

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from sentiment.inference.device import gpu_count
-from sentiment.inference.predictor import GraphForward, Predictor
-from sentiment.training.fit import TrainConfig, fit
+from sentiment.inference.forward import GraphForward
+from sentiment.inference.predictor import Predictor
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import fit
 from tests.conftest import SMALL
 
 pytestmark = pytest.mark.skipif(gpu_count() == 0, reason="needs a GPU that MXNet sees (bench/gpu/README.md)")
@@ -38,7 +40,7 @@ def test_the_served_pass_matches_the_training_graph_on_the_gpu(small_bundle):
 
 
 def test_a_whole_review_on_the_gpu(small_bundle):
-    answer = Predictor.load(small_bundle, "gpu").analyse(["the script is dull . what a wonderful cast !"])[0]
+    answer = Predictor.load(small_bundle, "gpu").explain(["the script is dull . what a wonderful cast !"])[0]
     assert len(answer["sentences"]) == 2 and mx.context.num_gpus() >= 1
 
 

@@ -161,9 +161,10 @@ def test_attention_scale_sharpens_beyond_the_article_bound():
 
 
 def test_a_bundle_config_without_options_is_the_article_structure():
-    from sentiment.inference.predictor import build_model
+    from sentiment.inference.kinds import kind_of
 
-    model = build_model({"labels": ["a", "b"], "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8}}, 20)
+    config = {"labels": ["a", "b"], "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8}}
+    model = kind_of(config).model(config, 20)
     model.initialize()
     model(nd.ones((1, 4)), nd.ones((1, 4)))
     names = sorted(name.split("_", 1)[1] for name in model.collect_params())

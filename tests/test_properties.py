@@ -6,7 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sentiment.corpora.readers import iter_records
-from sentiment.scoring.job import Writer, read_items, score_window
+from sentiment.scoring.job import read_items, score_window
+from sentiment.scoring.writer import Writer
 from sentiment.text.tokenizer import Tokenizer
 
 # Every code point, surrogates, controls, combining marks, emoji, CJK and right-to-left scripts included.

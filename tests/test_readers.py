@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from sentiment.corpora.datasets import DataError, load_labelled
+from sentiment.corpora.labelled import DataError, load_labelled
 from sentiment.corpora.readers import Record, iter_records
 
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from service.app import create_app
-from service.openapi import SPEC
+from service.openapi import spec
 from tests.helpers import Gunicorn
 
 TEXT = "what a wonderful film , superb !"
@@ -20,9 +20,9 @@ def post(server, body=None, **kwargs):
 
 def validate(answer, path, method, status):
     """Check an answer against the OpenAPI document's own schema for it."""
-    content = SPEC["paths"][path][method]["responses"][str(status)]["content"]
+    content = spec()["paths"][path][method]["responses"][str(status)]["content"]
     schema = content["application/json"]["schema"]
-    jsonschema.validate(answer, {**schema, "components": SPEC["components"]})
+    jsonschema.validate(answer, {**schema, "components": spec()["components"]})
 
 
 def test_predict_one_text(server):
@@ -152,13 +152,13 @@ def test_metrics_count_requests_across_workers(server):
 
 
 def test_openapi_describes_every_route(server):
-    spec = requests.get(server.url + "/openapi.json").json()
-    assert spec == json.loads(json.dumps(SPEC))
+    served = requests.get(server.url + "/openapi.json").json()
+    assert served == json.loads(json.dumps(spec()))
     app = create_app({"MODEL_PATH": "/nonexistent"})
     routes = {(rule.rule.replace("<", "{").replace(">", "}"), method.lower())
               for rule in app.url_map.iter_rules() if rule.endpoint != "static"
               for method in rule.methods - {"HEAD", "OPTIONS"}}
-    described = {(path, method) for path, methods in spec["paths"].items() for method in methods}
+    described = {(path, method) for path, methods in served["paths"].items() for method in methods}
     assert routes == described
 
 

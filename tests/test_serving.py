@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from sentiment.inference.batching import pad_batch
-from sentiment.inference.predictor import GraphForward, Predictor, ServedForward, build_model
+from sentiment.inference.forward import GraphForward, ServedForward
+from sentiment.inference.kinds import kind_of
+from sentiment.inference.predictor import Predictor
 from sentiment.text.features import token_inputs, token_table
 
 WORDS = ["<unk>", "<pad>", "the", "film", "is", "not", "bad", "but", "great", ",", ".", "although", "dull", "never",
@@ -26,7 +28,7 @@ def make_model(clauses=True, token_features=True, rating_head=False, seed=0):
                         "attention_scale": 8.0, "token_features": token_features, "negation": token_features,
                         "clauses": clauses and token_features, "rating_head": rating_head}}
     mx.random.seed(seed)
-    model = build_model(config, len(WORDS))
+    model = kind_of(config).model(config, len(WORDS))
     model.initialize(mx.init.Xavier())
     if token_features:
         table = token_table(WORDS, LEXICON, clauses)
@@ -94,11 +96,11 @@ class GatedPredictor:
     def __init__(self, predictor):
         self.predictor, self.passes, self.gate, self.started = predictor, [], threading.Event(), threading.Event()
 
-    def explain_tokenized(self, tokenized, **options):
+    def forward_sentences(self, tokenized, **options):
         self.passes.append(len(tokenized))
         self.started.set()
         self.gate.wait(30)
-        return self.predictor.explain_tokenized(tokenized, **options)
+        return self.predictor.forward_sentences(tokenized, **options)
 
 
 def test_under_load_the_next_pass_waits_for_the_requests_in_flight(small_bundle):
@@ -112,22 +114,22 @@ def test_under_load_the_next_pass_waits_for_the_requests_in_flight(small_bundle)
     batcher = MicroBatcher(gated, max_wait_ms=10_000)
     one = [gated.predictor.tokenize("the plot is dull .")]
     with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(batcher.explain_tokenized, one)
+        first = pool.submit(batcher.forward_sentences, one)
         assert gated.started.wait(30)
-        queued = [pool.submit(batcher.explain_tokenized, one) for _ in range(3)]
+        queued = [pool.submit(batcher.forward_sentences, one) for _ in range(3)]
         for _ in range(3000):
             if batcher._queue.qsize() == 3:
                 break
             time.sleep(0.01)
         gated.gate.set()
         first.result(30)
-        returning = pool.submit(batcher.explain_tokenized, one)  # the first client's next request
+        returning = pool.submit(batcher.forward_sentences, one)  # the first client's next request
         answers = [f.result(30) for f in queued + [returning]]
     assert gated.passes == [1, 4] and all(a[0]["label"] == answers[0][0]["label"] for a in answers)
 
     idle = MicroBatcher(gated, max_wait_ms=10_000)
     with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(idle.explain_tokenized, one).result(timeout=5)[0]["tokens"] == one[0][0]
+        assert pool.submit(idle.forward_sentences, one).result(timeout=5)[0]["tokens"] == one[0][0]
 
 
 def test_an_encoder_bundle_waits_for_the_requests_in_flight_by_default(small_bundle, encoder_bundle):

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from sentiment.checksums import sha256_file
-from sentiment.corpora.datasets import load_labelled
+from sentiment.corpora.labelled import load_labelled
 from sentiment.evaluation.metrics import calibrated_ece_floor, expected_calibration_error, fit_temperature
 from sentiment.inference import bundle
 from sentiment.inference.bundle import BundleError
 from sentiment.inference.predictor import Predictor, log_softmax
-from sentiment.training.fit import TrainConfig, fit, row_weights, soft_targets, source_weights
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import fit
+from sentiment.training.prepare import row_weights, soft_targets, source_weights
 from tests.conftest import SMALL
 from tests.helpers import make_reviews, run_cli, write_jsonl
 
@@ -35,9 +37,9 @@ def test_loaded_bundle_tokenizes_as_training_did(small_bundle):
     predictor = Predictor.load(small_bundle)
     tokens, truncated = predictor.tokenize(" ".join(["word"] * 30))
     assert len(tokens) == 24 and truncated
-    result = predictor.explain(["the plot is lovely . :)"])[0]
-    assert result["tokens"] == ["the", "plot", "is", "lovely", ".", ":)"]
-    assert result["attention"].shape == (6, 6) and abs(result["attention"].sum() - 1) < 1e-5
+    result = predictor.explain(["the plot is lovely :)"])[0]
+    assert result["tokens"] == ["the", "plot", "is", "lovely", ":)"]
+    assert result["attention"].shape == (5, 5) and abs(result["attention"].sum() - 1) < 1e-5
     assert abs(sum(result["probabilities"].values()) - 1) < 1e-5
 
 
@@ -136,14 +138,15 @@ def test_train_options_are_validated():
         TrainConfig(balance=2)
     with pytest.raises(ValueError, match="encoder must be one of"):
         TrainConfig(encoder="bert")
-    with pytest.raises(ValueError, match="embeddings='random' is for encoder='glove'"):
+    with pytest.raises(ValueError, match="embeddings='random' is for a kind with its own embedding"):
         TrainConfig(embeddings="random")
     with pytest.raises(ValueError, match="word_pooling must be"):
         TrainConfig(word_pooling="max")
     with pytest.raises(ValueError, match="counterfactual_weight must be >= 0"):
         TrainConfig(counterfactual_weight=-1)
-    assert (TrainConfig().epochs, TrainConfig(encoder="glove").epochs) == (3, 10)
-    assert (TrainConfig().counterfactual_weight, TrainConfig(encoder="glove").counterfactual_weight) == (2, 1)
+    assert (TrainConfig().optimisation.epochs, TrainConfig(encoder="glove").optimisation.epochs) == (3, 10)
+    assert (TrainConfig().augmentation.counterfactual_weight,
+            TrainConfig(encoder="glove").augmentation.counterfactual_weight) == (2, 1)
 
 
 def test_several_files_and_directories_each_have_their_say(tmp_path):
@@ -155,7 +158,7 @@ def test_several_files_and_directories_each_have_their_say(tmp_path):
     dev_a = write_jsonl(tmp_path / "dev-a.jsonl", make_reviews(30, seed=23))
     dev_b = write_jsonl(tmp_path / "dev-b.jsonl", make_reviews(30, seed=24))
     config = TrainConfig(data=str(folder), dev=[str(dev_a), str(dev_b)], out=str(tmp_path / "m"), **SMALL)
-    assert [p.rsplit("/", 1)[1] for p in config.data] == ["films.jsonl", "gadgets.jsonl"]
+    assert [p.rsplit("/", 1)[1] for p in config.data.data] == ["films.jsonl", "gadgets.jsonl"]
     _, metrics = fit(config, log=lambda m: None)
     assert [d["name"] for d in metrics["data"]["train"]] == ["films", "gadgets"]
     assert sorted(metrics["dev_per_source"]) == ["dev-a", "dev-b"]
@@ -231,14 +234,14 @@ def test_a_bundle_from_before_the_structure_options_still_loads(tmp_path, option
     import gluonnlp as nlp
     import mxnet as mx
 
-    from sentiment.inference.predictor import build_model
+    from sentiment.inference.kinds import kind_of
     from sentiment.text.tokenizer import Tokenizer
 
     vocab = nlp.Vocab(collections.Counter(["good", "bad"]), bos_token=None, eos_token=None)
     tokenizer = {k: v for k, v in Tokenizer(max_len=16).to_dict().items() if k not in ("emoticons", "drop_mentions")}
     config = {"labels": ["negative", "positive"], "tokenizer": tokenizer,
               "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8, "dropout": 0.0, **options}}
-    model = build_model(config, len(vocab))
+    model = kind_of(config).model(config, len(vocab))
     model.initialize(mx.init.Xavier())
     model(mx.nd.ones((1, 8)), mx.nd.ones((1, 8)))
     bundle.save(tmp_path / "old", model.save_parameters, vocab.to_json(), config, {})
@@ -301,4 +304,17 @@ def test_a_rating_field_trains_a_head_that_answers_the_score(tmp_path):
     assert -1 <= bad["score"] < 0 < good["score"] <= 1  # read from the head, not from the probabilities
     assert good["score"] != pytest.approx(good["probabilities"]["positive"] - good["probabilities"]["negative"])
     without = TrainConfig(data=str(train), dev=str(dev), out=str(tmp_path / "n"))
-    assert without.rating_field == ""  # your files get a head only when you name the field
+    assert without.data.rating_field == ""  # your files get a head only when you name the field
+
+
+def test_a_bundle_names_its_optional_heads_and_a_reader_refuses_one_it_does_not_know(small_bundle, tmp_path):
+    import shutil
+
+    loaded = bundle.read(small_bundle)
+    config = dict(loaded.config, heads={"document": {"file": "document.params"}})
+    bundle.save(tmp_path / "headed", lambda p: shutil.copyfile(loaded.weights, p), loaded.vocab_json, config, {})
+    with pytest.raises(BundleError, match=r"heads \['document'\] that this version cannot answer with"):
+        Predictor.load(tmp_path / "headed")
+    config["heads"] = {}
+    bundle.save(tmp_path / "plain", lambda p: shutil.copyfile(loaded.weights, p), loaded.vocab_json, config, {})
+    assert Predictor.load(tmp_path / "plain").predict(["a lovely film"])

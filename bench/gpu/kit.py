@@ -314,7 +314,7 @@ import os
 if os.path.exists("models/default"):
     from sentiment.inference.predictor import Predictor
     predictor = Predictor.load("models/default", "cpu")
-    answer = predictor.analyse(["Not bad at all, I liked it."])[0]
+    answer = predictor.explain(["Not bad at all, I liked it."])[0]
     print("models/default on the CPU:", predictor.version, answer["label"], round(answer["score"], 3))
 """
 

@@ -28,15 +28,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
 
+from bench.provenance import stamp
 from sentiment.cli import ARTICLE_STRUCTURE, NO_LEXICON
 from sentiment.corpora.datasets import CORPORA, LABELS, prepare, split_files, write_jsonl
 from sentiment.evaluation.baselines import TfidfLogReg, Vader
 from sentiment.evaluation.behaviour import pass_rates, suite
-from sentiment.evaluation.metrics import calibrated_ece_floor, expected_calibration_error
+from sentiment.evaluation.metrics import calibrated_ece_floor, expected_calibration_error, pearson, three_way
 from sentiment.inference.predictor import Predictor
-from sentiment.training.fit import TrainConfig, fit
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import fit
 
 SPLIT_NAMES = ("train", "dev", "test")
 # Each trained here with the default settings but one. The GloVe rows are the fast model's recipe
@@ -150,16 +151,6 @@ def polar_accuracy(system, rows):
     return round(float(np.mean([p == r["label"] for p, r in zip(predicted, polar)])), 4), len(polar)
 
 
-def pearson(scores, ratings):
-    return round(float(np.corrcoef(scores, ratings)[0, 1]), 4)
-
-
-def three_way(predicted, true):
-    return {"accuracy": round(float(np.mean([p == t for p, t in zip(predicted, true)])), 4),
-            "macro_f1": round(float(f1_score(true, predicted, labels=list(LABELS), average="macro",
-                                             zero_division=0)), 4)}
-
-
 def measure(system, splits, cases):
     """Every figure of one system: per test corpus three-way, polar and r; dev macro-F1; behaviour."""
     row = {"test": {}, "dev_macro_f1": {}, "dev_score_r": {}}
@@ -240,7 +231,7 @@ def main():
     args = parser.parse_args()
     prepare()
     splits, cases = load_splits(), suite()
-    results = {"systems": {}, "held_out": {}}
+    results = {**stamp(), "systems": {}, "held_out": {}}
 
     def record(name, system, **extra):
         results["systems"][name] = {**measure(system, splits, cases), **extra}

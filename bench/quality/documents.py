@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.quality.accuracy import pearson, three_way
+from bench.provenance import stamp
 from sentiment.corpora.datasets import BY_DOCUMENT, LABELS, document_files, prepare
 from sentiment.evaluation.baselines import Vader
 from sentiment.evaluation.document_behaviour import suite
+from sentiment.evaluation.metrics import pearson, three_way
 from sentiment.inference import documents
 from sentiment.inference.documents import Verdict
 from sentiment.inference.predictor import Predictor
@@ -61,7 +62,7 @@ class SentenceReadings:
     def __init__(self, predictor, texts):
         self.predictor, self.texts = predictor, texts
         self.plans = [documents.plan(t, predictor.tokenizer) for t in texts]
-        flat = predictor.explain_tokenized([x for p in self.plans for x in p.tokenized], attention=False)
+        flat = predictor.forward_sentences([x for p in self.plans for x in p.tokenized], attention=False)
         self.results, at = [], 0
         for p in self.plans:
             self.results.append(flat[at:at + len(p.tokenized)])
@@ -88,7 +89,7 @@ class SentenceReadings:
 
 def whole_text(predictor, texts):
     """The text as one sequence, clipped at the model's max length: [(label, score, truncated)]."""
-    results = predictor.explain_tokenized([predictor.tokenizer(t) for t in texts], attention=False)
+    results = predictor.forward_sentences([predictor.tokenizer(t) for t in texts], attention=False)
     return [(r["label"], r["score"], r["truncated"]) for r in results]
 
 
@@ -144,7 +145,7 @@ def main():
     args = parser.parse_args()
     prepare()
     predictor = Predictor.load(args.model)
-    results = {"model": predictor.version, "verdict": vars(documents.VERDICT)}
+    results = {**stamp(), "model": predictor.version, "verdict": vars(documents.VERDICT)}
     if args.tune:
         dev = read_documents("dev")
         chosen, rows = tune(SentenceReadings(predictor, [d["text"] for d in dev]), dev)
@@ -192,7 +193,7 @@ def main():
     every = read_documents("train") + read_documents("dev") + read_documents("test")
     short = [d["text"] for d in every if len(d["text"].split()) <= 250]
     started = time.perf_counter()
-    answers = predictor.analyse(short, attention=False)
+    answers = predictor.explain(short, attention=False)
     seconds = time.perf_counter() - started
     results["truncation"] = {"documents_up_to_250_words": len(short),
                              "truncated_by_the_verdict_path": sum(a["truncated"] for a in answers),

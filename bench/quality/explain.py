@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.corpora.datasets import CORPORA, load_many, prepare, split_files
+from sentiment.corpora.datasets import CORPORA, prepare, split_files
+from sentiment.corpora.labelled import load_many
 from sentiment.inference.predictor import Predictor
 
 RANKINGS = ("contribution", "attention", "random", "occlusion")
@@ -39,7 +40,7 @@ WORDS = (1, 2, 3)
 def p_label(predictor, token_lists, label_ids):
     """p(label) for each token list (an emptied one is scored as a single unknown token)."""
     tokenized = [(tokens or [predictor.inputs.unknown_word], False) for tokens in token_lists]
-    results = predictor.explain_tokenized(tokenized, attention=False)
+    results = predictor.forward_sentences(tokenized, attention=False)
     return np.array([r["probabilities"][predictor.labels[c]] for r, c in zip(results, label_ids)])
 
 
@@ -75,12 +76,12 @@ def rank(predictor, tokens, rng):
     labels and p(label)."""
     orders, seconds = {}, {}
     started = time.perf_counter()
-    explained = predictor.explain_tokenized([(t, False) for t in tokens], contributions=True)
+    explained = predictor.forward_sentences([(t, False) for t in tokens], contributions=True)
     seconds["contribution"] = time.perf_counter() - started
     orders["contribution"] = [pair_order(r["contributions"]) for r in explained]
     word_orders = {"contribution": [word_order(r["contributions"]) for r in explained]}
     started = time.perf_counter()
-    attended = predictor.explain_tokenized([(t, False) for t in tokens])
+    attended = predictor.forward_sentences([(t, False) for t in tokens])
     seconds["attention"] = time.perf_counter() - started
     orders["attention"] = [pair_order(r["attention"]) for r in attended]
     word_orders["attention"] = [word_order(r["attention"]) for r in attended]

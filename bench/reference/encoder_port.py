@@ -14,7 +14,7 @@ from pathlib import Path
 from sentiment.corpora.pretrained import prepare_encoder
 from sentiment.text.wordpiece import WordPieceTokenizer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IDS = ROOT / "bench" / "results" / "minilm_reference_ids.json"
 
 

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers import BertModel, BertTokenizerFast  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / "data" / "minilm"
 CORPORA = ("movie", "amazon", "nyt", "tweets")  # sentiment.corpora.datasets.CORPORA: this venv lacks the product's packages
 SENTENCES = [

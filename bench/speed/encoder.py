@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 from mxnet import nd
 
-from sentiment.corpora.datasets import load_many, split_files
+from sentiment.corpora.datasets import split_files
+from sentiment.corpora.labelled import load_many
 from sentiment.model.transformer import FusedSelfAttention, fuse_attention
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class LengthMaskedAttention(FusedSelfAttention):

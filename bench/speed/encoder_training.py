@@ -1,7 +1,7 @@
 """The encoder model's training step, lever by lever, side by side in one process.
 
 Four copies of the encoder model, each with its own trainer, take turns on batches of the real
-training split (sentiment.training.fit's own step: the batch's arrays, forward, loss, backward, clipping,
+training split (sentiment.training.loop's own step: the batch's arrays, forward, loss, backward, clipping,
 Adam):
 1. MXNet's LayerNorm and 8 length buckets (the recipe before);
 2. LayerNorms made of matrix products (sentiment.model.transformer.GemmLayerNorm), 8 length buckets;
@@ -17,19 +17,30 @@ import argparse
 import json
 import time
 from pathlib import Path
-from unittest import mock
 
 import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
 import sentiment  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
-from sentiment.training import fit as train
+from sentiment.inference.kinds import MiniLMWords
+from sentiment.training.config import TrainConfig
+from sentiment.training.fit import build
+from sentiment.training.loop import backward_pass, batch_sampler, clipped_update, seed_everything
+from sentiment.training.prepare import prepare_data
 
 VARIANTS = {"MXNet LayerNorm, 8 length buckets (before)": dict(gemm=False, sorted=False, freeze=False),
             "GEMM LayerNorm, 8 length buckets": dict(gemm=True, sorted=False, freeze=False),
             "GEMM LayerNorm, sorted pools (the recipe)": dict(gemm=True, sorted=True, freeze=False),
             "GEMM LayerNorm, sorted pools, embeddings frozen": dict(gemm=True, sorted=True, freeze=True)}
+
+
+class MXNetLayerNorms(MiniLMWords):
+    """The encoder kind with MXNet's own LayerNorms (the recipe before)."""
+
+    @staticmethod
+    def speed_up(bert):
+        pass
 
 
 def padded_pieces(sampler, lengths):
@@ -40,13 +51,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=60, help="timed steps per copy (after 3 unmeasured)")
     args = parser.parse_args()
-    config = train.TrainConfig(progress=False)
-    train.seed_everything(config.seed)
+    config = TrainConfig(progress=False)
+    settings = config.optimisation
+    seed_everything(settings.seed)
     ctx = mx.cpu()
-    prepared = train.prepare_data(config, log=lambda m: None)
+    prepared = prepare_data(config, log=lambda m: None)
     lengths = [prepared.inputs.length(ids) for ids in prepared.train_ids]
     results = {"pieces": sum(lengths), "sentences": len(lengths), "variants": {}}
-    by_sampler = {is_sorted: train.batch_sampler(lengths, config.batch_size, is_sorted) for is_sorted in (False, True)}
+    by_sampler = {is_sorted: batch_sampler(lengths, settings.batch_size, is_sorted) for is_sorted in (False, True)}
     for is_sorted, sampler in by_sampler.items():
         padded = padded_pieces(sampler, lengths)
         results["sorted_padded_pieces" if is_sorted else "buckets_padded_pieces"] = padded
@@ -59,12 +71,13 @@ def main():
         picks[is_sorted] = [batches[i] for i in rng.choice(len(batches), args.batches + 3, replace=False)]
     copies = {}
     for name, lever in VARIANTS.items():
-        train.seed_everything(config.seed)
-        swap = train.gemm_layer_norms if lever["gemm"] else (lambda block: block)
-        with mock.patch.object(train, "gemm_layer_norms", swap):
-            _, model = train.build(train.TrainConfig(progress=False, freeze_embeddings=lever["freeze"]), prepared, ctx)
+        seed_everything(settings.seed)
+        variant = TrainConfig(progress=False, freeze_embeddings=lever["freeze"])
+        if not lever["gemm"]:
+            variant.words.kind = MXNetLayerNorms()
+        _, model = build(variant, prepared, ctx)
         trainable = {k: p for k, p in model.collect_params().items() if p.grad_req != "null"}
-        copies[name] = (model, trainable, gluon.Trainer(trainable, "adam", {"learning_rate": config.lr}))
+        copies[name] = (model, trainable, gluon.Trainer(trainable, "adam", {"learning_rate": settings.lr}))
     loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)
     seconds, seen = {name: 0.0 for name in VARIANTS}, {name: 0 for name in VARIANTS}
     for k in range(args.batches + 3):
@@ -72,14 +85,14 @@ def main():
             indices = picks[VARIANTS[name]["sorted"]][k]
             mx.nd.waitall()
             started = time.perf_counter()
-            train.backward_pass(model, loss_fn, prepared, indices, config, ctx)
-            train.clipped_update(trainer, trainable, len(indices), config.clip, ctx)
+            backward_pass(model, loss_fn, prepared, indices, config, ctx)
+            clipped_update(trainer, trainable, len(indices), settings.clip, ctx)
             mx.nd.waitall()
             if k >= 3:  # the first steps plan the graph's memory
                 seconds[name] += time.perf_counter() - started
                 seen[name] += sum(lengths[i] for i in indices)
     first = seen[next(iter(VARIANTS))] / seconds[next(iter(VARIANTS))]
-    print(f"\ntraining steps, batch {config.batch_size}, {args.batches} random batches each (pieces, padding not "
+    print(f"\ntraining steps, batch {settings.batch_size}, {args.batches} random batches each (pieces, padding not "
           f"counted):")
     for name in VARIANTS:
         rate = seen[name] / seconds[name]

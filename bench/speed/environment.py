@@ -16,13 +16,12 @@
     python -m bench.speed.environment
 """
 import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from sentiment.runtime import openblas_core
+from tests.helpers import probe
+
 CACHE_RUNS = 5
 
 # A fresh model as bench/speed sizes it (E=100, H=128); `timed` as bench/speed times.
@@ -71,38 +70,6 @@ from bench.speed.model import timed
 a, b = mx.nd.random.uniform(shape=(2048, 2048)), mx.nd.random.uniform(shape=(2048, 2048))
 print(json.dumps({"dot_gflops": 2 * 2048 ** 3 / timed(lambda: mx.nd.dot(a, b).wait_to_read()) / 1e9}))
 """
-
-
-def openblas_core(cpuinfo="/proc/cpuinfo"):
-    """OPENBLAS_CORETYPE for this CPU's vector units (AVX-512 -> SkylakeX, AVX2 -> Haswell), or None."""
-    try:
-        with open(cpuinfo, encoding="ascii", errors="replace") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return None
-    if "avx512f" in flags and "avx512bw" in flags:
-        return "SkylakeX"
-    if "avx2" in flags and "fma" in flags:
-        return "Haswell"
-    return None
-
-
-def cpu_name(cpuinfo="/proc/cpuinfo"):
-    """The CPU's model name, as benchmarks print it beside their figures."""
-    try:
-        with open(cpuinfo, encoding="ascii", errors="replace") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown CPU")
-    except OSError:
-        return "unknown CPU"
-
-
-def probe(code, **env):
-    """Run `code` in a fresh interpreter with `env` set (None: unset); its last line of output, as JSON."""
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
-    environment = {k: v for k, v in environment.items() if v is not None}
-    out = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
-                         check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def dot_gflops_with_cpu_kernels():

@@ -22,8 +22,9 @@ import mxnet as mx
 import numpy as np
 from mxnet.base import NDArrayHandle, py_str
 
-from bench.quality.accuracy import load_splits, three_way
-from bench.speed.environment import cpu_name
+from bench.quality.accuracy import load_splits
+from sentiment.evaluation.metrics import three_way
+from sentiment.runtime import cpu_name
 
 WIDTH = 64
 
@@ -79,7 +80,9 @@ def quantized_predictor(model_path, calibration, granularity, clip=None, exclude
     """A Predictor whose encoder is the int8 SymbolBlock; everything else is the bundle's float32 model."""
     from mxnet.contrib.quantization import quantize_net_v2
 
-    from sentiment.inference.predictor import EncoderForward, Predictor
+    from sentiment.inference.forward import EncoderForward
+    from sentiment.inference.predictor import Predictor
+    from sentiment.model.transformer import PieceWords
 
     predictor = Predictor.load(model_path, device="cpu")
     batches, count = calibration_batches(predictor, calibration)
@@ -90,8 +93,7 @@ def quantized_predictor(model_path, calibration, granularity, clip=None, exclude
                            calib_data=batches, calib_mode="customize" if clip else "naive",
                            LayerOutputCollector=collector, num_calib_examples=count)
     seconds = time.perf_counter() - started
-    object.__setattr__(predictor.model.words, "bert", int8)  # Gluon refuses a child of another type
-    predictor.model.words._children["bert"] = int8
+    predictor.model.words = PieceWords(predictor.config["model"]["encoder_sizes"], bert=int8)
     inputs = predictor.inputs
     predictor.forward = EncoderForward(predictor.model, predictor.ctx, inputs.arrays([inputs.encode([inputs.unknown_word])]))
     return predictor, seconds

@@ -16,7 +16,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from sentiment.corpora.datasets import document_files, load_many, prepare, split_files
+from bench.provenance import stamp
+from sentiment.corpora.datasets import document_files, prepare, split_files
+from sentiment.corpora.labelled import load_many
 from sentiment.jsonio import dumps
 from tests.helpers import Gunicorn
 
@@ -102,7 +104,7 @@ def prepared_answers(model, bodies, path):
 
     predictor = Predictor.load(model)
     texts = sorted({t for body in bodies for t in (body["texts"] if "texts" in body else [body["text"]])})
-    answers = {text: dict(answer, model=predictor.version) for text, answer in zip(texts, predictor.analyse(texts))}
+    answers = {text: dict(answer, model=predictor.version) for text, answer in zip(texts, predictor.explain(texts))}
     path.write_bytes(dumps(answers))
     return path
 
@@ -154,7 +156,7 @@ def main():
     print_ceiling(results, args.model)
     print_ratios(results, args.model, args.compare)
     Path("bench/results").mkdir(parents=True, exist_ok=True)
-    Path("bench/results/load.json").write_text(json.dumps(results, indent=2) + "\n")
+    Path("bench/results/load.json").write_text(json.dumps({**stamp(), "runs": results}, indent=2) + "\n")
 
 
 def print_ceiling(results, model):

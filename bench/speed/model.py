@@ -129,7 +129,8 @@ def fixed_length(results, batches, lengths, max_pairs):
 
 
 def real_sentences(results, max_pairs):
-    from sentiment.corpora.datasets import load_many, prepare, split_files
+    from sentiment.corpora.datasets import prepare, split_files
+    from sentiment.corpora.labelled import load_many
     from sentiment.text.tokenizer import Tokenizer
 
     prepare()
@@ -157,7 +158,8 @@ def real_sentences(results, max_pairs):
 
 
 def training(results, batches=60):
-    from sentiment.corpora.datasets import load_many, split_files
+    from sentiment.corpora.datasets import split_files
+    from sentiment.corpora.labelled import load_many
     from sentiment.text.tokenizer import Tokenizer
 
     texts, labels, _, _ = load_many(split_files("train"))
@@ -206,7 +208,8 @@ def training(results, batches=60):
 
 
 def contributions_cost(results, model):
-    from sentiment.corpora.datasets import load_many, split_files
+    from sentiment.corpora.datasets import split_files
+    from sentiment.corpora.labelled import load_many
     from sentiment.inference.predictor import Predictor
 
     predictor = Predictor.load(model)
@@ -247,8 +250,10 @@ def served_pass(results, model, seconds=2.0):
     """Predictor.explain on real test sentences (1, 8 and 32 per call; 1 with contributions), one lever at a
     time: the training graph, then the served graph (features from NumPy, one copy each way), then fixed
     shapes and oneDNN fusion on top. Each variant's answers are checked against the training graph's."""
-    from sentiment.corpora.datasets import load_many, split_files
-    from sentiment.inference.predictor import GraphForward, Predictor, ServedForward
+    from sentiment.corpora.datasets import split_files
+    from sentiment.corpora.labelled import load_many
+    from sentiment.inference.forward import GraphForward, ServedForward
+    from sentiment.inference.predictor import Predictor
 
     predictor = Predictor.load(model)
     texts = load_many(split_files("test")).texts

@@ -127,7 +127,8 @@ def corrupted_bundle(model, tmp):
 
 
 def scoring_kill_resume(model, tmp, n=100_000):
-    from sentiment.corpora.datasets import load_many, split_files
+    from sentiment.corpora.datasets import split_files
+    from sentiment.corpora.labelled import load_many
 
     sentences = load_many(split_files("test")).texts
     source = tmp / "in.txt"

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from sentiment.corpora.datasets import load_many, prepare, split_files
+from sentiment.corpora.datasets import prepare, split_files
+from sentiment.corpora.labelled import load_many
 from sentiment.inference.predictor import Predictor
 
 

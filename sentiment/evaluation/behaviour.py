@@ -173,7 +173,8 @@ def main():
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--json", default="bench/results/behaviour.json")
     args = parser.parse_args()
-    from ..corpora.datasets import load_many, split_files
+    from ..corpora.datasets import split_files
+    from ..corpora.labelled import load_many
     from ..inference.predictor import Predictor
     from .baselines import TfidfLogReg, Vader
 

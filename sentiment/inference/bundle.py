@@ -1,9 +1,11 @@
 """The model bundle: one directory holding everything needed to predict exactly as training did.
 
 Files: weights.params (MXNet's NDArray format, no pickle), config.json (model sizes, labels,
-tokenizer settings), metrics.json (training metrics and data checksums), the word encoder's
-files (a GloVe model: vocab.json; an encoder model: its WordPiece vocabulary and the lexicon)
-and manifest.json (SHA-256 of each file). `save` writes a new version
+tokenizer settings), metrics.json (training metrics and data checksums), the word vectors' files
+(sentiment.inference.kinds: a GloVe model's vocab.json; an encoder model's WordPiece vocabulary
+and lexicon) and manifest.json (SHA-256 of each file). Optional heads beside the sentence
+classifier (a document level, aspects) are named in config["heads"], each with its own weights
+file, which the manifest must list; a reader that does not know a head refuses the bundle. `save` writes a new version
 directory and then swaps a symlink, so readers see the old bundle or the new one,
 never a half-written one. `load` verifies every checksum first.
 """
@@ -135,6 +137,18 @@ def verify(path):
     return manifest
 
 
+KNOWN_HEADS = ()  # the optional heads this version answers with
+
+
+def head_files(config):
+    """The weights files of a bundle's optional heads: config["heads"] is {name: {"file": ..., ...}}."""
+    heads = config.get("heads", {})
+    unknown = sorted(set(heads) - set(KNOWN_HEADS))
+    if unknown:
+        raise BundleError(f"the bundle has heads {unknown} that this version cannot answer with; update the service")
+    return tuple(head["file"] for head in heads.values())
+
+
 Loaded = collections.namedtuple("Loaded", "manifest config metrics vocab_json weights files")
 
 
@@ -149,7 +163,11 @@ def read(path, needs=lambda config: ("vocab.json",)):
     manifest = verify(path)
     config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    absent = [name for name in needs(config) if name not in manifest["files"]]
+    try:
+        heads = head_files(config)
+    except BundleError as exc:
+        raise BundleError(f"model bundle {path}: {exc}") from None
+    absent = [name for name in (*needs(config), *heads) if name not in manifest["files"]]
     if absent:
         raise BundleError(f"model bundle {path}: manifest does not list {absent}, which this model needs")
     vocab = path / "vocab.json"

@@ -1,6 +1,6 @@
-"""Whole texts: every sentence scored (all of a request's sentences in one batch), then the text's verdict.
+"""Whole texts: the predictor's first and last steps, splitting a text into sentences and answering it whole.
 
-The one answer path the CLI, the service and the scorer share. A text is split into sentences
+`plan` (preprocess) splits a text into sentences
 (sentiment.text.sentences), at most MAX_SENTENCES of them; a sentence longer than the model's
 max_len is read in pieces that fit it. Whatever is cut is flagged `truncated`, on the sentence
 and on the text.
@@ -9,7 +9,7 @@ The verdict (Verdict) is a weighted mean of the sentences' scores and probabilit
 can weigh more the later it comes, the more polar it is, and when it opens with a cue that a
 verdict follows ("overall", "in the end", "that said", "but", ...); the dev documents chose all
 three with the default model. A text whose positive and negative sentences both hold a large share
-of the weight is `mixed`.
+of the weight is `mixed`. `answers` (postprocess) puts the verdict and the sentences' answers together.
 """
 import re
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..text.sentences import Span, split_sentences
+from . import answer
 
 MAX_SENTENCES = 256
 # Cues that the verdict follows, matched on a sentence's first tokens (the tokenizer's lower-cased words).
@@ -27,14 +28,15 @@ CUES = ("overall", "in the end", "all in all", "that said", "having said that", 
 
 
 class Plan(NamedTuple):
-    """A text made ready to score: its sentences' (start, end) offsets and (tokens, truncated), and how many
-    sentences past MAX_SENTENCES were left out."""
+    """A text made ready to score: its sentences' (start, end) offsets and (tokens, truncated), how many
+    sentences past MAX_SENTENCES were left out, and whether the text was clipped before it was read."""
     spans: list
     tokenized: list
     dropped: int
+    clipped: bool = False
 
 
-def plan(text, tokenizer, max_sentences=MAX_SENTENCES):
+def plan(text, tokenizer, max_sentences=MAX_SENTENCES, clipped=False):
     """Split and tokenize one text. Raises ValueError when it holds no words at all.
 
     A sentence longer than the model's max_len is read in consecutive pieces of whole words, each
@@ -52,7 +54,7 @@ def plan(text, tokenizer, max_sentences=MAX_SENTENCES):
     if not tokenized:
         raise ValueError("text has no words (empty or whitespace-only)")
     dropped = max(0, len(tokenized) - max_sentences)
-    return Plan(spans[:max_sentences], tokenized[:max_sentences], dropped)
+    return Plan(spans[:max_sentences], tokenized[:max_sentences], dropped, clipped)
 
 
 _WORDS = re.compile(r"\S+")
@@ -139,45 +141,49 @@ def weighted_score(sentences, weights):
     return float(sum(w * s["score"] for w, s in zip(weights, sentences)))
 
 
-# Key order of an answer: short fields first, matrices last.
-SENTENCE_KEYS = ("text", "start", "end", "weight", "label", "probabilities", "score", "truncated", "unknown_tokens",
-                 "runner_up", "contribution_bias", "top_pairs", "tokens", "attention", "contributions")
-# What a one-sentence text repeats at the top from its sentence: today's sentence answer.
-SENTENCE_MATRICES = ("runner_up", "contribution_bias", "top_pairs", "tokens", "attention", "contributions")
+def answers(results, plans, texts, labels, options, verdict=VERDICT):
+    """TextAnswers (sentiment.inference.answer) for planned texts, from their sentences' results in order.
 
-
-def explain_plans(run, plans, labels, texts, attention=True, contributions=False, top=5, verdict=VERDICT):
-    """One answer per planned text; every sentence of every text goes to `run` in one call.
-
-    run: Predictor.explain_tokenized, or a MicroBatcher's. Answers: label (negative, neutral,
-    positive or mixed), probabilities, score, truncated, sentences_dropped, unknown_tokens and
-    sentences (text, start, end, weight and the sentence's own answer, with top_pairs when
-    contributions are asked). A one-sentence text also carries that sentence's tokens, attention
-    and contributions at the top, as a sentence answer always has.
+    results: Predictor.forward_sentences' dicts for every sentence of every plan; options: what the caller
+    asked for (answer.Options). Each text gets its verdict, its sentences with their offsets and weights, and,
+    for a text of one sentence, that sentence's matrices at the top too.
     """
-    flat = [item for p in plans for item in p.tokenized]
-    results = run(flat, attention=attention, contributions=contributions)
-    answers, at = [], 0
+    out, at = [], 0
     for text, p in zip(texts, plans):
         sentences = results[at:at + len(p.tokenized)]
         at += len(p.tokenized)
         label, probabilities, score, weights = verdict(sentences, p.tokenized, labels)
-        for result, span, weight in zip(sentences, p.spans, weights):
-            result.update(text=text[span.start:span.end], start=span.start, end=span.end, weight=weight)
-            if contributions:
-                result["top_pairs"] = top_pairs(result, top)
-            if not attention:
-                result.pop("attention", None)
-        sentences = [{k: s[k] for k in SENTENCE_KEYS if k in s} for s in sentences]
-        answer = {"label": label, "probabilities": probabilities, "score": score,
-                  "truncated": bool(p.dropped) or any(s["truncated"] for s in sentences),
-                  "sentences_dropped": p.dropped,
-                  "unknown_tokens": list(dict.fromkeys(t for s in sentences for t in s["unknown_tokens"]))}
-        if len(sentences) == 1:
-            answer.update({k: sentences[0][k] for k in SENTENCE_MATRICES if k in sentences[0]})
-        answer["sentences"] = sentences
-        answers.append(answer)
-    return answers
+        read = [answer.SentenceAnswer(text=text[span.start:span.end], start=span.start, end=span.end,
+                                      weight=weight, label=r["label"], probabilities=r["probabilities"],
+                                      score=r["score"], truncated=r["truncated"],
+                                      unknown_tokens=r["unknown_tokens"], **matrices(r, options))
+                for r, span, weight in zip(sentences, p.spans, weights)]
+        whole = answer.TextAnswer(label=label, probabilities=probabilities, score=score,
+                                  truncated=p.clipped or bool(p.dropped) or any(s.truncated for s in read),
+                                  sentences_dropped=p.dropped,
+                                  unknown_tokens=list(dict.fromkeys(t for s in read for t in s.unknown_tokens)),
+                                  sentences=read if options.sentences else None)
+        if len(read) == 1:
+            for name in answer.SENTENCE_MATRICES:
+                setattr(whole, name, getattr(read[0], name))
+        out.append(whole)
+    return out
+
+
+def matrices(result, options):
+    """The optional fields of a sentence's answer that the options ask for, from its result."""
+    asked = {}
+    if options.contributions:
+        asked.update(runner_up=result["runner_up"], contribution_bias=result["contribution_bias"])
+    if options.top_pairs is not None and "contributions" in result:
+        asked["top_pairs"] = top_pairs(result, options.top_pairs)
+    if options.tokens:
+        asked["tokens"] = result["tokens"]
+    if options.attention:
+        asked["attention"] = result["attention"]
+    if options.contributions:
+        asked["contributions"] = result["contributions"]
+    return asked
 
 
 def top_pairs(result, k):

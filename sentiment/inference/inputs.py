@@ -21,7 +21,7 @@ class VocabularyInputs:
     """GloVe models: word ids from the bundle's vocabulary. arrays -> (tokens (B, T), mask (B, T))."""
 
     def __init__(self, vocab):
-        self.vocab, self.unknown_word = vocab, vocab.unknown_token
+        self.vocab, self.unknown_word, self.vocab_size = vocab, vocab.unknown_token, len(vocab)
         self.pad_id, self.unknown_id = vocab[vocab.padding_token], vocab[vocab.unknown_token]
 
     def encode(self, words):
@@ -68,7 +68,7 @@ class PieceInputs:
         if pooling not in ("mean", "first"):
             raise ValueError(f"pooling must be 'mean' or 'first', got {pooling!r}")
         self.tokenizer, self.lexicon, self.clauses, self.pooling = tokenizer, lexicon, clauses, pooling
-        self.unknown_word = "[UNK]"
+        self.unknown_word, self.vocab_size = "[UNK]", None  # the encoder's own vocabulary
         self.pad_id, self.cls_id, self.sep_id, self.unknown_id = tokenizer.special_ids
 
     def encode(self, words):

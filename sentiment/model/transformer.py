@@ -218,12 +218,13 @@ class PieceWords(HybridBlock):
     Inputs: pieces (B, P) piece ids, [CLS] first, [SEP] last, then padding; valid (B,) pieces per row
     ([CLS] and [SEP] counted); pool (B, T, P) the weight of piece p in word t (each real word's row
     sums to 1, padding words' rows are 0). Output: word vectors (B, T, U).
+    bert: a block with BERTModel's call to use instead of a fresh one (bench.speed.int8's quantized encoder).
     """
 
-    def __init__(self, sizes, dropout=0.0, **kwargs):
+    def __init__(self, sizes, dropout=0.0, bert=None, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
-            self.bert = build_bert(sizes, dropout)
+            self.bert = build_bert(sizes, dropout) if bert is None else bert
 
     def hybrid_forward(self, F, pieces, valid, pool):
         states = self.bert(pieces, F.zeros_like(pieces), valid)          # (B, P, U)

@@ -8,11 +8,7 @@ With --dask, windows are scored on Dask workers (each loads the bundle once) and
 in input order, so the output is identical to the single-process run.
 """
 import collections
-import csv
-import fcntl
-import io
 import json
-import os
 import sys
 import time
 from itertools import islice
@@ -21,6 +17,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..corpora.readers import FORMATS, BadRecord, detect_format, iter_records, open_binary
+from ..inference.answer import Options
+from .writer import Writer, lock_output, unlock_output
 
 WINDOW = 2048  # records tokenised, length-sorted and scored together
 PROBABILITY_DIGITS = 6
@@ -54,7 +52,7 @@ def add_arguments(p):
 
 
 def predictor_for(model, device):
-    from ..inference.predictor import Predictor
+    from ..inference.predictor import Predictor  # MXNet loads with the model, not with the command line
 
     key = (str(Path(model).resolve()), device)
     if key not in _PREDICTORS:
@@ -65,44 +63,23 @@ def predictor_for(model, device):
 def score_window(model, device, items, attention=False, top_pairs=0, contributions=False, sentences=False):
     """Score one window of (id, source, line, text-or-error) items; returns one output dict per item, in order.
 
-    Each text is answered whole and sentence by sentence (sentiment.inference.documents); the sentences are
-    written only with sentences=True. A one-sentence text carries its matrices at the top, as before.
+    Each text is answered whole and sentence by sentence (Predictor's one path); the sentences are
+    written only with sentences=True, the tokens with the attention. A one-sentence text carries its
+    matrices at the top.
     """
-    from ..inference import documents
-
     predictor = predictor_for(model, device)
-    outputs, todo, plans = [], [], []
-    for index, (rid, source, line, text, error) in enumerate(items):
+    options = Options(attention=attention, contributions=contributions, top_pairs=top_pairs or None,
+                      tokens=attention, sentences=sentences, model=False)
+    texts = [text if error is None else "" for _, _, _, text, error in items]
+    answers = predictor(texts, options, skip_empty=True)
+    outputs = []
+    for (rid, source, line, _, error), answer in zip(items, answers):
         base = {"id": rid, "source": source, "line": line}
-        if error is None:
-            try:
-                plans.append(documents.plan(text, predictor.tokenizer))
-                todo.append(index)
-            except ValueError:
-                error = "empty text"
-        outputs.append(dict(base, error=error) if error else base)
-    need_contributions = contributions or top_pairs > 0
-    texts = [items[index][3] for index in todo]
-    answers = documents.explain_plans(predictor.explain_tokenized, plans, predictor.labels, texts,
-                                      attention=attention, contributions=need_contributions, top=top_pairs)
-    keep = set(DOCUMENT_FIELDS)
-    if attention:
-        keep |= {"tokens", "attention"}
-    if contributions:
-        keep |= {"runner_up", "contribution_bias", "contributions"}
-    if top_pairs:
-        keep.add("top_pairs")
-    for index, answer in zip(todo, answers):
-        out = outputs[index]
-        out.update({k: rounded(v) for k, v in answer.items() if k in keep})
-        if sentences:
-            out["sentences"] = [{k: rounded(v) for k, v in s.items() if k in keep | SENTENCE_FIELDS}
-                                for s in answer["sentences"]]
+        if answer is None:
+            outputs.append(dict(base, error=error or "empty text"))
+        else:
+            outputs.append({**base, **rounded(answer.to_dict())})
     return outputs
-
-
-DOCUMENT_FIELDS = ("label", "probabilities", "score", "truncated", "sentences_dropped", "unknown_tokens")
-SENTENCE_FIELDS = {"text", "start", "end", "weight"}
 
 
 def rounded(value):
@@ -149,110 +126,6 @@ def count_records(inputs, input_format=None):
         header = lines > 0 and (input_format or detect_format(path)) in ("csv", "tsv")
         total += lines - header
     return total
-
-
-def lock_output(out):
-    """Hold an exclusive lock on OUT.lock for the whole run, or raise ValueError naming the run that holds it.
-
-    Two runs writing one output (or a --resume while the first still runs) would interleave their records.
-    """
-    path = out.with_name(out.name + ".lock")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        handle = open(path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise ValueError(f"{out} is being written by another run (pid {holder}); wait for it to finish, "
-                             f"or stop it and add --resume") from None
-        if os.path.exists(path) and os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
-            break
-        handle.close()  # the lock file was removed by a finishing run between our open and our lock: retry
-    handle.truncate(0)
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
-
-
-def unlock_output(handle):
-    os.unlink(handle.name)
-    handle.close()
-
-
-def _blank_none(value):
-    return "" if value is None else value
-
-
-class Writer:
-    """Appends formatted records to OUT.partial and checkpoints after each fsynced window."""
-
-    def __init__(self, out, fmt, labels, resume):
-        self.out, self.fmt, self.labels = Path(out), fmt, labels
-        self.partial = self.out.with_name(self.out.name + ".partial")
-        self.checkpoint = self.out.with_name(self.out.name + ".checkpoint")
-        self.done = 0
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        if resume and self.checkpoint.exists() and self.partial.exists():
-            state = json.loads(self.checkpoint.read_text())
-            self.done = state["records"]
-            self.file = open(self.partial, "r+b")
-            self.file.truncate(state["bytes"])
-            self.file.seek(state["bytes"])
-        else:
-            self.file = open(self.partial, "wb")
-            if fmt == "csv":
-                self.file.write(self._csv_line(self._columns()))
-            self._save_checkpoint()
-
-    def _columns(self):
-        return ["id", "source", "line", "label", *[f"p_{label}" for label in self.labels], "score", "truncated", "error",
-                "unknown_tokens", "top_pairs", "tokens", "attention", "runner_up", "contribution_bias",
-                "contributions", "sentences_dropped", "sentences"]
-
-    @staticmethod
-    def _csv_line(row):
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow(row)
-        return buffer.getvalue().encode("utf-8", "replace")  # a lone surrogate (from JSON input) becomes '?'
-
-    def _format(self, record):
-        if self.fmt == "jsonl":
-            try:
-                return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-            except UnicodeEncodeError:  # lone surrogates from JSON input: keep them, as JSON escapes
-                return (json.dumps(record) + "\n").encode("ascii")
-        probabilities = record.get("probabilities", {})
-        row = [record["id"], record["source"], record["line"], record.get("label", ""),
-               *[probabilities.get(label, "") for label in self.labels], _blank_none(record.get("score")),
-               record.get("truncated", ""),
-               record.get("error", "")]
-        row += [json.dumps(record[k], ensure_ascii=False) if k in record else ""
-                for k in ("unknown_tokens", "top_pairs", "tokens", "attention")]
-        row += [record.get("runner_up", ""), record.get("contribution_bias", ""),
-                json.dumps(record["contributions"]) if "contributions" in record else "",
-                record.get("sentences_dropped", ""),
-                json.dumps(record["sentences"], ensure_ascii=False) if "sentences" in record else ""]
-        return self._csv_line(row)
-
-    def write(self, records):
-        self.file.write(b"".join(self._format(r) for r in records))
-        self.done += len(records)
-        self._save_checkpoint()
-
-    def _save_checkpoint(self):
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        tmp = self.checkpoint.with_name(self.checkpoint.name + ".tmp")
-        tmp.write_text(json.dumps({"records": self.done, "bytes": self.file.tell()}))
-        os.replace(tmp, self.checkpoint)
-
-    def finish(self):
-        self.file.close()
-        os.replace(self.partial, self.out)
-        self.checkpoint.unlink(missing_ok=True)
 
 
 def windows(items, size):

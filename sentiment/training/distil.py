@@ -139,7 +139,7 @@ class TeacherLabels:
         started, cached = time.time(), sum(k in self.known for k in keys)
         for start in range(0, len(missing), LABEL_BLOCK):
             block = missing[start:start + LABEL_BLOCK]
-            answers = self.teacher.explain_tokenized([(teacher_words(self.teacher, t), False) for _, t in block],
+            answers = self.teacher.forward_sentences([(teacher_words(self.teacher, t), False) for _, t in block],
                                                      attention=False)
             values = np.array([[np.log(max(a["probabilities"][label], 1e-12)) for label in self.teacher.labels]
                                + [a["score"]] for a in answers], dtype=np.float32)
@@ -165,7 +165,7 @@ def transfer_set(tokens, sources, config, load_glove, tokenizer):
     """(token lists, sources) of the transfer sentences beyond the training rows: variants of each row,
     deduplicated against the rows and each other, and adjacent sentence pairs of the training documents.
     load_glove() gives GloVe's (words, vectors), read only when words are swapped."""
-    kinds = config.transfer
+    kinds = config.distillation.transfer
     neighbours = glove_neighbours({t for row in tokens for t in row}, load_glove()) if "swap" in kinds else {}
     seen = {tuple(t) for t in tokens}
     extra, extra_sources = [], []
@@ -177,10 +177,10 @@ def transfer_set(tokens, sources, config, load_glove, tokenizer):
             extra_sources.append(source)
 
     for index, (row, source) in enumerate(zip(tokens, sources)):
-        for variant in variants(row, random.Random(f"{config.seed}:{index}"), kinds, neighbours,
-                                config.transfer_variants):
+        for variant in variants(row, random.Random(f"{config.optimisation.seed}:{index}"), kinds, neighbours,
+                                config.distillation.transfer_variants):
             add(variant, source)
-    if "documents" in kinds and config.uses_default_data:
+    if "documents" in kinds and config.data.uses_default_data:
         for corpus, path in zip(datasets.BY_DOCUMENT, datasets.document_files("train")):
             for pair in document_pairs(tokenizer, path):
                 add(pair, corpus)

@@ -1,0 +1,126 @@
+"""The README's results tables, made from the benchmarks' own files in bench/results/.
+
+Each table sits in README.md between `<!-- table NAME -->` and `<!-- /table -->`; a benchmark run
+changes its JSON file, and one command rewrites the tables:
+
+    python -m bench.tables            # rewrite the README's tables from bench/results/*.json
+    python -m bench.tables --check    # exit 1, naming them, when a table differs from its file
+"""
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+CORPORA = ("movie", "amazon", "nyt", "tweets")
+
+
+def read(name):
+    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+
+
+def markdown(header, rows, note):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines + ["", note])
+
+
+def provenance(results):
+    return f"`{results['command']}` on {results['machine']}." if "command" in results else ""
+
+
+def sentences():
+    """Three ways per test split, with dev macro-F1 and the behaviour suite (bench/quality/accuracy.py)."""
+    results = read("accuracy.json")
+    rows = []
+    for name, row in results["systems"].items():
+        cells = [f"{row['test'][c]['accuracy']:.1%} / {row['test'][c]['macro_f1']:.3f}" for c in CORPORA]
+        rows.append([name, f"{row['mean_dev_macro_f1']:.3f}", *cells, f"{row['mean_macro_f1']:.3f}",
+                     f"{row['behaviour']['overall']:.1%}"])
+    return markdown(["system", "dev macro-F1", *CORPORA, "mean macro-F1", "behaviour"], rows,
+                    "Accuracy / macro-F1 per test split. " + provenance(results))
+
+
+def polar():
+    """Polar accuracy and Pearson r of the score with the raters' mean, per test split (bench/quality/accuracy.py)."""
+    results = read("accuracy.json")
+    rows = [[name, *(f"{row['test'][c]['polar']:.1%}" for c in CORPORA), *(f"{row['test'][c]['score_r']:.3f}"
+                                                                           for c in CORPORA)]
+            for name, row in results["systems"].items()]
+    return markdown(["system", *(f"polar: {c}" for c in CORPORA), *(f"r: {c}" for c in CORPORA)], rows,
+                    "Polar: the test sentences with a non-zero mean rating, by its sign. " + provenance(results))
+
+
+def calibration():
+    """The default's expected calibration error per test split, before and after its temperature."""
+    results = read("accuracy.json")
+    name, row = next(iter(results["systems"].items()))
+    rows = [[c, f"{before:.1%}", f"{after:.1%}", f"{floor:.1%}"] for c, (before, after, floor)
+            in row["calibration"].items()]
+    return markdown(["test split", "ECE, temperature 1", f"ECE, temperature {row['temperature']}",
+                     "a calibrated model's ECE here"], rows, f"{name}, 15 bins. " + provenance(results))
+
+
+def documents():
+    """Whole documents: the held-out reviews and editorials, and the document behaviour suite."""
+    results = read("documents.json")
+    rows = []
+    for name, row in results["test"].items():
+        a = row["all"]
+        suite = results["behaviour"][name]
+        rows.append([name, f"{a['accuracy']:.1%}", f"{a['macro_f1']:.3f}", f"{a['polar']:.1%}", f"{a['score_r']:.3f}",
+                     " / ".join(f"{v:.0%}" for v in suite.values())])
+    capabilities = " / ".join(next(iter(results["behaviour"].values())))
+    return markdown(["system", "accuracy", "macro-F1", "polar", "score r", f"suite: {capabilities}"], rows,
+                    f"Test documents, model {results['model']}. " + provenance(results))
+
+
+def serving():
+    """Requests per second and latency through gunicorn, by body and concurrency (bench/speed/load.py)."""
+    results = read("load.json")
+    runs = results["runs"] if isinstance(results, dict) else results
+    rows = [[Path(r["model"]).name, r["layout"], r["body"], r["concurrency"], f"{r['requests_per_second']:,.1f}",
+             f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}"] for r in runs]
+    return markdown(["model", "layout", "body", "concurrency", "req/s", "p50 ms", "p99 ms"], rows,
+                    provenance(results) if isinstance(results, dict) else "")
+
+
+TABLES = {"sentences": sentences, "polar": polar, "calibration": calibration, "documents": documents,
+          "serving": serving}
+BLOCK = re.compile(r"(<!-- table (\w+) -->\n)(.*?)(\n<!-- /table -->)", re.S)
+
+
+def rewrite(text):
+    """The README's text with every table remade from its file; the names of those that changed."""
+    changed = []
+
+    def remake(match):
+        head, name, body, tail = match.groups()
+        table = TABLES[name]()
+        if table != body:
+            changed.append(name)
+        return head + table + tail
+
+    return BLOCK.sub(remake, text), changed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only say whether the tables are up to date")
+    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    args = parser.parse_args()
+    readme = Path(args.readme)
+    text, changed = rewrite(readme.read_text(encoding="utf-8"))
+    if args.check:
+        if changed:
+            print(f"out of date: {', '.join(changed)} (run python -m bench.tables)")
+        return 1 if changed else 0
+    readme.write_text(text, encoding="utf-8")
+    print(f"rewrote {', '.join(changed) or 'nothing'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

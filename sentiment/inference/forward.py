@@ -1,0 +1,131 @@
+"""Forward passes: a batch of model inputs in, NumPy out (logits, attention, contributions and their bias).
+
+The kinds (sentiment.inference.kinds) choose one: ServedForward for a GloVe model, EncoderForward for an
+encoder model. GraphForward runs the training graph itself and is the reference both must agree with.
+"""
+import warnings
+
+import mxnet as mx
+import numpy as np
+
+from ..model.decomposition import LogitDecomposition, ServedEncoderGraph, ServedGraph
+from ..text.features import token_inputs
+
+# Passes of at most this many padded pairs run in fixed-shape graphs, one per shape (bench/speed: 16% less
+# time for one sentence); each holds its buffers, about 3 MB at this size.
+STATIC_PAIRS = 2048
+
+
+class GraphForward:
+    """A pass through the training graph itself: the per-token features computed in the graph.
+
+    forward(tokens (B, T), mask (B, T), contributions) with NumPy arrays -> NumPy (logits (B, C),
+    attention (B, T, T), contributions (B, T, T, C) or None, bias (B, C) or None); C counts a
+    rating head's column. The reference ServedForward must agree with (tests/test_serving.py).
+    """
+
+    def __init__(self, model, ctx):
+        self.model, self.ctx = model, ctx
+        self.model.hybridize(static_alloc=True)
+        self.decomposition = LogitDecomposition(model)  # same parameters, its own cached graph
+        self.decomposition.hybridize(static_alloc=True)
+
+    def __call__(self, tokens, mask, contributions):
+        inputs = mx.nd.array(np.stack([tokens, mask]), ctx=self.ctx)
+        if contributions:
+            return tuple(a.asnumpy() for a in self.decomposition(inputs[0], inputs[1]))
+        outputs = self.model(inputs[0], inputs[1])
+        logits = outputs[0].asnumpy()
+        if self.model.rating_head:
+            logits = np.column_stack([logits, outputs[2].asnumpy()])
+        return logits, outputs[1].asnumpy(), None, None
+
+
+class ServedForward:
+    """The serving pass (model.ServedGraph): per-token features from NumPy, one copy in, one copy out.
+
+    Same call and answers as GraphForward. A pass of at most static_pairs padded pairs (a request's
+    sentences, a micro-batch) runs in a fixed-shape graph kept for its shape, batch rounded up to a
+    power of two, so it never re-plans memory; larger ones share one graph. Measured in bench/speed/model.py:
+    static_pairs=0 turns fixed shapes off; backend="MKLDNN" (oneDNN fusion) did not help, and is off.
+    """
+
+    def __init__(self, model, ctx, static_pairs=STATIC_PAIRS, backend=None):
+        self.model, self.ctx, self.static_pairs, self.backend = model, ctx, static_pairs, backend
+        self.outputs = model.num_classes + model.rating_head
+        encoder = model.encoder
+        self.table = encoder.token_table.weight.data().asnumpy() if encoder.token_features else None
+        self.clauses = encoder.clauses
+        self.graphs = {}
+        for flag in (False, True):  # one short sentence's graphs, built at load rather than at the first request
+            self(np.zeros((1, 8), np.float32), np.ones((1, 8), np.float32), flag)
+
+    def pack(self, tokens, mask):
+        """(B, T, 2 + K) float32: ids, mask and the per-token features."""
+        columns = [tokens[..., None], mask[..., None]]
+        if self.table is not None:
+            columns.append(token_inputs(tokens.astype(np.int64), self.table, self.clauses))
+        return np.concatenate(columns, axis=2)
+
+    def graph(self, contributions, packed, static):
+        key = (contributions,) + (packed.shape[:2] if static else ())
+        if key not in self.graphs:
+            graph = ServedGraph(self.model, contributions=contributions)
+            with warnings.catch_warnings():  # the token table is used outside the graph: MXNet would say so
+                warnings.filterwarnings("ignore", message="Parameter .* is not used by any computation")
+                if self.backend:
+                    graph.optimize_for(packed, backend=self.backend, static_alloc=True, static_shape=static)
+                else:
+                    graph.hybridize(static_alloc=True, static_shape=static)
+                graph(packed)
+            self.graphs[key] = graph
+        return self.graphs[key]
+
+    def __call__(self, tokens, mask, contributions):
+        batch, length = tokens.shape
+        packed = self.pack(tokens, mask)
+        rows = 1 << (batch - 1).bit_length()
+        static = rows * length * length <= self.static_pairs
+        if static and rows > batch:  # padded rows hold one padding token, so that their softmax stays finite
+            filler = np.zeros((rows - batch, length, packed.shape[2]), np.float32)
+            filler[:, 0, 1] = 1
+            packed = np.concatenate([packed, filler])
+        # On the CPU MXNet reads the NumPy buffer itself (it stays alive until asnumpy returns).
+        inputs = (mx.nd.from_numpy(np.ascontiguousarray(packed), zero_copy=True) if self.ctx == mx.cpu()
+                  else mx.nd.array(packed, ctx=self.ctx))
+        out = self.graph(contributions, inputs, static)(inputs).asnumpy()[:batch]
+        return unpack(out, self.outputs, length, contributions)
+
+
+def unpack(out, outputs, length, contributions):
+    """A served graph's (B, N) output -> (logits (B, C), attention (B, T, T), shares (B, T, T, C) or None,
+    bias (B, C) or None), C = outputs."""
+    batch, c, pairs = out.shape[0], outputs, length * length
+    if not contributions:
+        return out[:, :c], out[:, c:c + pairs].reshape(batch, length, length), None, None
+    attention = out[:, 2 * c:2 * c + pairs].reshape(batch, length, length)
+    shares = out[:, 2 * c + pairs:].reshape(batch, length, length, c)
+    return out[:, :c], attention, shares, out[:, c:2 * c]
+
+
+class EncoderForward:
+    """The serving pass of an encoder model (model.ServedEncoderGraph): same answers and layout as ServedForward.
+
+    forward(pieces, valid, pool, packed, contributions) with sentiment.inference.inputs.PieceInputs' arrays.
+    warm_up: such arrays for one short sentence: each graph is built with them at load, not at the first request.
+    """
+
+    def __init__(self, model, ctx, warm_up):
+        self.model, self.ctx = model, ctx
+        self.outputs = model.num_classes + model.rating_head
+        self.graphs = {}
+        for flag in (False, True):
+            graph = ServedEncoderGraph(model, contributions=flag)
+            graph.hybridize(static_alloc=True)
+            self.graphs[flag] = graph
+            self(*warm_up, flag)
+
+    def __call__(self, pieces, valid, pool, packed, contributions):
+        inputs = [mx.nd.array(a, ctx=self.ctx) for a in (pieces, valid, pool, packed)]
+        out = self.graphs[contributions](*inputs).asnumpy()
+        return unpack(out, self.outputs, pool.shape[1], contributions)
