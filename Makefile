@@ -10,7 +10,7 @@ MODEL ?= models/default
 FAST ?= models/fast
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup browser data model model-fast run test bench gpu-kit constraints clean
+.PHONY: setup browser data model model-fast run test bench tables gpu-kit constraints clean
 
 setup: $(VENV)/.installed
 
@@ -52,7 +52,7 @@ browser:
 test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Each benchmark prints its figures and writes bench/results/*.json (quoted in the README).
+# Each benchmark prints its figures and writes bench/results/*.json; `tables` remakes the README's tables from them.
 bench: model
 	$(PY) -m bench.quality.accuracy
 	$(PY) -m bench.quality.documents
@@ -61,6 +61,10 @@ bench: model
 	$(PY) -m bench.speed.scoring
 	$(PY) -m bench.speed.load
 	$(PY) -m bench.speed.reliability
+	$(PY) -m bench.tables
+
+tables: setup
+	$(PY) -m bench.tables
 
 # The GPU kit (bench/gpu/README.md): an optional tool for a GPU machine, outside set-up and tests.
 gpu-kit: setup

@@ -80,11 +80,20 @@ def documents():
 def serving():
     """Requests per second and latency through gunicorn, by body and concurrency (bench/speed/load.py)."""
     results = read("load.json")
-    runs = results["runs"] if isinstance(results, dict) else results
-    rows = [[Path(r["model"]).name, r["layout"], r["body"], r["concurrency"], f"{r['requests_per_second']:,.1f}",
-             f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}"] for r in runs]
-    return markdown(["model", "layout", "body", "concurrency", "req/s", "p50 ms", "p99 ms"], rows,
-                    provenance(results) if isinstance(results, dict) else "")
+    runs = [r for r in results["runs"] if r["concurrency"] in (1, 32)]
+    sides = list(dict.fromkeys((Path(r["model"]).name, r["layout"]) for r in runs))
+    cases = list(dict.fromkeys((r["body"], r["concurrency"]) for r in runs))
+    found = {(Path(r["model"]).name, r["layout"], r["body"], r["concurrency"]): r for r in runs}
+    rows = []
+    for body, concurrency in cases:
+        cells = []
+        for model, layout in sides:
+            r = found.get((model, layout, body, concurrency))
+            cells.append(f"{r['requests_per_second']:,.1f} req/s, {r['p50_ms']:.1f} / {r['p99_ms']:.0f} ms"
+                         if r else "")
+        rows.append([body, concurrency, *cells])
+    return markdown(["body", "concurrency", *(f"{m} ({layout}): p50 / p99" for m, layout in sides)], rows,
+                    provenance(results))
 
 
 TABLES = {"sentences": sentences, "polar": polar, "calibration": calibration, "documents": documents,

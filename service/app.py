@@ -40,8 +40,9 @@ def create_app(config=None):
         app.extensions["predictor"] = predictor
         wait = app.config["MICROBATCH_WAIT_MS"]
         wait = predictor.kind.serving.microbatch_wait_ms if wait is None else wait
-        app.extensions["scorer"] = (MicroBatcher(predictor, app.config["MAX_TEXTS"], wait)
-                                    if app.config["MICROBATCH"] else predictor)
+        # The forward step of every answer: the predictor's own, or shared among concurrent requests.
+        app.extensions["sentences"] = (MicroBatcher(predictor, app.config["MAX_TEXTS"], wait)
+                                       if app.config["MICROBATCH"] else predictor)
         metrics.MODEL_INFO.labels(predictor.version, predictor.device).set(1)
         log.info("model %s loaded from %s on device %s", predictor.version, app.config["MODEL_PATH"],
                  predictor.device)
@@ -150,7 +151,7 @@ def register_routes(app):
         texts, single, options = parse_request()
         max_chars = current_app.config["MAX_TEXT_CHARS"]
         try:
-            answers = p(texts, options, current_app.extensions["scorer"].forward_sentences, max_chars,
+            answers = p(texts, options, current_app.extensions["sentences"].forward_sentences, max_chars,
                         current_app.config["MAX_SENTENCES"])
         except EmptyText as exc:
             where = "text" if single else f"texts[{exc.index}]"

@@ -97,7 +97,8 @@ def spec():
                         "content": {"text/plain": {"schema": {"type": "string"}}}},
             }}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}},
-            "/": {"get": {"summary": "Demo page: type a review, see its verdict and each sentence's heatmap", "responses": {
+            "/": {"get": {"summary": "Demo page: type a review, see its verdict and each sentence's heatmap",
+                          "responses": {
                 "200": {"description": "HTML page",
                         "content": {"text/html": {"schema": {"type": "string"}}}}}}},
         },

@@ -2,6 +2,7 @@
 import csv
 import json
 
+import numpy as np
 import requests
 
 from sentiment.inference import answer
@@ -39,6 +40,16 @@ def test_the_cli_and_the_scorer_answer_with_the_same_fields_in_the_same_order(sm
     top = [k for k in served["keys"] if k != "model"]
     assert list(scored) == ["id", "source", "line", *top]
     assert [list(s) for s in scored["sentences"]] == [s["keys"] for s in served["sentences"]]
+
+
+def test_predict_and_predict_proba_read_a_text_as_the_service_does(server, small_bundle):
+    texts = GOLDEN["texts"]
+    served = requests.post(server.url + "/predict", json={"texts": texts, "attention": False}).json()["predictions"]
+    predictor = Predictor.load(small_bundle)
+    assert predictor.predict(texts) == [a["label"] for a in served]
+    assert np.allclose(predictor.predict_proba(texts), [[a["probabilities"][k] for k in predictor.labels]
+                                                        for a in served], atol=1e-6)
+    assert np.allclose(predictor.predict_score(texts), [a["score"] for a in served], atol=1e-6)
 
 
 def test_a_field_added_to_the_dataclass_appears_in_json_openapi_and_csv(small_bundle, tmp_path):

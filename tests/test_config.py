@@ -38,7 +38,8 @@ def test_defaults_that_depend_on_the_kind_come_from_its_recipe_and_the_help_says
         assert (config.optimisation.epochs, config.optimisation.batch_size, config.model.dropout,
                 config.augmentation.counterfactual_weight) == (kind.recipe.epochs, kind.recipe.batch_size,
                                                                kind.recipe.dropout, kind.recipe.counterfactual_weight)
-    assert TrainConfig(encoder="glove", teacher="models/default").optimisation.epochs == KINDS["glove"].recipe.distil_epochs
+    distilled = TrainConfig(encoder="glove", teacher="models/default")
+    assert distilled.optimisation.epochs == KINDS["glove"].recipe.distil_epochs
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--help"])
     shown = " ".join(capsys.readouterr().out.split())

@@ -176,7 +176,7 @@ def test_the_encoder_model_learns_and_answers_like_every_bundle(encoder_bundle):
     assert predictor.predict(["what a wonderful film , superb !", "a dull , tedious script ."]) == [
         "positive", "negative"]
     assert json.loads((encoder_bundle / "metrics.json").read_text())["dev_accuracy"] >= 0.9
-    results = predictor.explain(["the plot is wonderful :)", "zebra ! the ending is dull"], contributions=True)
+    results = predictor.explain(["the plot is wonderful :)", "zebra , the ending is dull"], contributions=True)
     assert results[0]["tokens"] == ["the", "plot", "is", "wonderful", ":)"] and results[1]["unknown_tokens"] == [
         "zebra"]
     assert results[0]["attention"].shape == (5, 5) and abs(results[0]["attention"].sum() - 1) < 1e-5

@@ -29,6 +29,16 @@ def browser(tmp_path):
     driver.quit()
 
 
+def ask(browser, text):
+    """Type a text into the page and submit it, as a person would."""
+    from selenium.webdriver.common.by import By
+
+    box = browser.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    browser.find_element(By.ID, "submit").click()
+
+
 def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -38,10 +48,7 @@ def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
     server = Gunicorn(small_bundle, workers=1, log_path=tmp_path / "log").wait("/ready")
     try:
         browser.get(server.url + "/")
-        box = browser.find_element(By.ID, "text")
-        box.clear()
-        box.send_keys(SENTENCE)
-        browser.find_element(By.ID, "submit").click()
+        ask(browser, SENTENCE)
         WebDriverWait(browser, 20).until(ready.visibility_of_element_located((By.ID, "label")))
         WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "label").text)
         expected = requests.post(server.url + "/predict", json={"text": SENTENCE}).json()
@@ -71,10 +78,7 @@ def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
         assert [c.value_of_css_property("background-color") for c in cells] == attention_colours
         # A review of several sentences: one heatmap each, with its label and its weight in the verdict.
         review = "the script is dull . the ending is awful . what a wonderful cast !"
-        box = browser.find_element(By.ID, "text")
-        box.clear()
-        box.send_keys(review)
-        browser.find_element(By.ID, "submit").click()
+        ask(browser, review)
         WebDriverWait(browser, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sentences .sentence")) == 3)
         expected = requests.post(server.url + "/predict", json={"text": review}).json()
         blocks = browser.find_elements(By.CSS_SELECTOR, "#sentences .sentence")
@@ -84,10 +88,7 @@ def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
             n = len(sentence["tokens"])
             assert len(block.find_elements(By.CSS_SELECTOR, ".heatmap .cell")) == n * n
         assert browser.find_element(By.ID, "label").text == expected["label"]
-        box = browser.find_element(By.ID, "text")
-        box.clear()
-        box.send_keys("zorblat quenth dull")
-        browser.find_element(By.ID, "submit").click()
+        ask(browser, "zorblat quenth dull")
         WebDriverWait(browser, 20).until(lambda d: "zorblat" in d.find_element(By.ID, "unknown").text)
         assert browser.find_element(By.ID, "unknown").text.startswith("2 of 3 words unknown to the model: zorblat, "
                                                                        "quenth (mostly unknown")
@@ -95,5 +96,27 @@ def test_page_shows_label_and_heatmap(small_bundle, browser, tmp_path):
         shots.mkdir(exist_ok=True)
         browser.save_screenshot(str(shots / "page.png"))  # kept out of git (.gitignore)
         assert os.path.getsize(shots / "page.png") > 1000
+    finally:
+        server.stop()
+
+
+def test_the_page_lists_every_short_field_of_the_answer_even_a_new_one(small_bundle, browser, tmp_path):
+    """A field added to the answer's dataclass (tests/extended_answer.py) reaches the page with no edit to it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.extended_answer import FIELD, VALUE
+
+    server = Gunicorn(small_bundle, workers=1, app="tests.extended_app:app", log_path=tmp_path / "log").wait("/ready")
+    try:
+        browser.get(server.url + "/")
+        ask(browser, SENTENCE)
+        WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#details dt"))
+        terms = [t.get_attribute("textContent") for t in browser.find_elements(By.CSS_SELECTOR, "#details dt")]
+        values = [v.get_attribute("textContent") for v in browser.find_elements(By.CSS_SELECTOR, "#details dd")]
+        shown = dict(zip(terms, values))
+        expected = requests.post(server.url + "/predict", json={"text": SENTENCE, "contributions": True}).json()
+        assert terms[:3] == ["label", "score", "truncated"] and shown["label"] == expected["label"]
+        assert shown[FIELD] == f"{VALUE:.4f}" and shown["model"] == expected["model"]
     finally:
         server.stop()

@@ -15,7 +15,7 @@ def test_an_internal_error_is_a_plain_json_500(client, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("secret detail /etc/passwd")
 
-    monkeypatch.setattr(client.extensions["scorer"], "forward_sentences", explode)
+    monkeypatch.setattr(client.extensions["sentences"], "forward_sentences", explode)
     response = client.test_client().post("/predict", json={"text": "a lovely film"})
     assert response.status_code == 500
     assert response.get_json() == {"error": {"code": "internal_error", "message": "internal server error"}}

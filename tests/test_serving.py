@@ -136,7 +136,7 @@ def test_an_encoder_bundle_waits_for_the_requests_in_flight_by_default(small_bun
     from service.app import create_app
 
     def wait(path, **config):
-        return create_app({"MODEL_PATH": str(path), **config}).extensions["scorer"].max_wait
+        return create_app({"MODEL_PATH": str(path), **config}).extensions["sentences"].max_wait
 
     assert (wait(small_bundle), wait(encoder_bundle)) == (0.0, 0.025)
     assert wait(encoder_bundle, MICROBATCH_WAIT_MS=0.0) == 0.0

@@ -87,7 +87,8 @@ for model in models/default "$KIT_HOME/model"; do
 [ -e "$model" ] || continue
 timeout 120 python3 - "$model" <<'EOF' 2>&1 | tee -a "$OUT/agreement.txt" || true
 import sys, numpy as np
-from sentiment.corpora.datasets import load_many, split_files
+from sentiment.corpora.datasets import split_files
+from sentiment.corpora.labelled import load_many
 from sentiment.inference.predictor import Predictor
 texts = load_many(split_files("test")).texts[:1000]
 cpu, gpu = Predictor.load(sys.argv[1], "cpu"), Predictor.load(sys.argv[1], "gpu")

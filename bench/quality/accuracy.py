@@ -220,8 +220,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/default")
     parser.add_argument("--fast", default="models/fast", help="the fast model, measured when it is there")
-    parser.add_argument("--also", action="append", default=[], metavar="BUNDLE",
-                        help="another bundle to measure beside them (repeatable)")
+    parser.add_argument("--also", action="append", default=[], metavar="[NAME=]BUNDLE",
+                        help="another bundle to measure beside them, its row named NAME (repeatable)")
     parser.add_argument("--json", default="bench/results/accuracy.json")
     parser.add_argument("--skip-two-way", action="store_true", help="do not retrain the earlier two-way recipe")
     parser.add_argument("--skip-ablations", action="store_true")
@@ -247,9 +247,10 @@ def main():
         fast = Predictor.load(args.fast)
         record(f"fast model {fast.version} (distilled)", ModelSystem(fast), train_seconds=fast.metrics.get("train_seconds"),
                distillation=fast.metrics.get("data", {}).get("distillation"))
-    for path in args.also:
+    for also in args.also:
+        name, _, path = also.rpartition("=")
         other = Predictor.load(path)
-        record(f"{path} {other.version}", ModelSystem(other), train_seconds=other.metrics.get("train_seconds"))
+        record(f"{name or path} {other.version}", ModelSystem(other), train_seconds=other.metrics.get("train_seconds"))
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "model")
         if not args.skip_two_way:

@@ -23,7 +23,7 @@ import numpy as np
 from mxnet import gluon
 
 import sentiment  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
-from sentiment.inference.kinds import MiniLMWords
+from sentiment.inference.kinds import PretrainedEncoder
 from sentiment.training.config import TrainConfig
 from sentiment.training.fit import build
 from sentiment.training.loop import backward_pass, batch_sampler, clipped_update, seed_everything
@@ -35,7 +35,7 @@ VARIANTS = {"MXNet LayerNorm, 8 length buckets (before)": dict(gemm=False, sorte
             "GEMM LayerNorm, sorted pools, embeddings frozen": dict(gemm=True, sorted=True, freeze=True)}
 
 
-class MXNetLayerNorms(MiniLMWords):
+class MXNetLayerNorms(PretrainedEncoder):
     """The encoder kind with MXNet's own LayerNorms (the recipe before)."""
 
     @staticmethod

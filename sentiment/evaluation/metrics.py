@@ -25,7 +25,8 @@ def pearson(scores, ratings):
 
 def three_way(predicted, true, labels=("negative", "neutral", "positive")):
     """{accuracy, macro_f1} to 4 places, the F1 over the three sentiment classes whatever was predicted."""
-    return {"accuracy": round(accuracy(true, predicted), 4), "macro_f1": round(macro_f1(true, predicted, list(labels)), 4)}
+    return {"accuracy": round(accuracy(true, predicted), 4),
+            "macro_f1": round(macro_f1(true, predicted, list(labels)), 4)}
 
 
 def report(true, predicted, labels):

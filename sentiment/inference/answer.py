@@ -45,37 +45,45 @@ def described(schema, description, optional=False):
     return field(metadata={"schema": dict(schema, description=description), "optional": optional}, **default)
 
 
-def _matrices(of):
-    """The fields every answer that reads words has: a sentence's always, a text's when it is one sentence."""
-    return {
-        "runner_up": described({"type": "string"}, "with contributions: the class the log-odds compare against",
-                               optional=True),
-        "contribution_bias": described({"type": "number"}, "with contributions: the share of the log-odds owed to "
-                                                           "no pair", optional=True),
-        "top_pairs": described({"type": "array", "items": _PAIR}, "with contributions: the pairs with the largest "
-                               "|contribution|, largest first", optional=True),
-        "tokens": described(dict(_STRINGS, minItems=1), f"the {of}'s words as the model read them", optional=True),
-        "attention": described(_MATRIX, "len(tokens) x len(tokens). attention[i][j] weighs the word pair (tokens[i], "
-                               "tokens[j]), whose input is [x_i; x_j]; all entries sum to 1", optional=True),
-        "contributions": described(_MATRIX, "with contributions: len(tokens) x len(tokens), oriented like attention: "
-                                   "contributions[i][j] is the word pair's signed share of ln(p[label] / "
-                                   "p[runner_up]); all entries plus contribution_bias add up to it exactly. "
-                                   "Positive: toward the label", optional=True),
-    }
-
-
 _TRUNCATED = ("true when something was cut (the text past SENTIMENT_MAX_TEXT_CHARS, sentences past the limit, a "
               "word longer than the model reads)")
 _UNKNOWN = ("the tokens the model's vocabulary does not hold, in text order; many of them mean a text unlike the "
             "training data (another language, say)")
 
 
-_SENTENCE_MATRICES, _TEXT_MATRICES = _matrices("sentence"), _matrices("text")
+@dataclass(kw_only=True)
+class Matrices:
+    """What an answer that reads words carries besides its label: a sentence's always, a text's when it is one
+    sentence. Each is left out unless asked for."""
+    runner_up: str = described({"type": "string"}, "with contributions: the class the log-odds compare against",
+                               optional=True)
+    contribution_bias: float = described({"type": "number"}, "with contributions: the share of the log-odds owed "
+                                                             "to no pair", optional=True)
+    top_pairs: list = described({"type": "array", "items": _PAIR}, "with contributions: the pairs with the largest "
+                                "|contribution|, largest first", optional=True)
+    tokens: list = described(dict(_STRINGS, minItems=1), "the words as the model read them", optional=True)
+    attention: object = described(_MATRIX, "len(tokens) x len(tokens). attention[i][j] weighs the word pair "
+                                  "(tokens[i], tokens[j]), whose input is [x_i; x_j]; all entries sum to 1",
+                                  optional=True)
+    contributions: object = described(_MATRIX, "with contributions: len(tokens) x len(tokens), oriented like "
+                                      "attention: contributions[i][j] is the word pair's signed share of "
+                                      "ln(p[label] / p[runner_up]); all entries plus contribution_bias add up to it "
+                                      "exactly. Positive: toward the label", optional=True)
+
+    def to_dict(self):
+        """The answer as JSON writes it: its fields in order, an optional one left out while None."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.metadata["optional"]:
+                continue
+            nested = isinstance(value, list) and value and isinstance(value[0], Matrices)
+            out[f.name] = [part.to_dict() for part in value] if nested else value
+        return out
 
 
 @dataclass(kw_only=True)
-class SentenceAnswer:
-    """One sentence of a text: where it is, its weight in the verdict, its own answer and its matrices."""
+class _Sentence:
     text: str = described({"type": "string"}, "the sentence as posted")
     start: int = described({"type": "integer", "minimum": 0}, "character offset of the sentence in the text")
     end: int = described({"type": "integer", "minimum": 0}, "text[start:end] is the sentence")
@@ -90,21 +98,15 @@ class SentenceAnswer:
                              "include neither")
     truncated: bool = described({"type": "boolean"}, _TRUNCATED)
     unknown_tokens: list = described(_STRINGS, _UNKNOWN)
-    runner_up: str = _SENTENCE_MATRICES["runner_up"]
-    contribution_bias: float = _SENTENCE_MATRICES["contribution_bias"]
-    top_pairs: list = _SENTENCE_MATRICES["top_pairs"]
-    tokens: list = _SENTENCE_MATRICES["tokens"]
-    attention: object = _SENTENCE_MATRICES["attention"]
-    contributions: object = _SENTENCE_MATRICES["contributions"]
-
-    def to_dict(self):
-        return _as_dict(self)
 
 
 @dataclass(kw_only=True)
-class TextAnswer:
-    """A whole text: its verdict over its sentences, and the sentences. A text of one sentence also carries that
-    sentence's matrices at the top, as a sentence answer always has."""
+class SentenceAnswer(Matrices, _Sentence):
+    """One sentence of a text: where it is, its weight in the verdict, its own answer and its matrices."""
+
+
+@dataclass(kw_only=True)
+class _Text:
     label: str = described({"type": "string"}, "the text's verdict: negative, neutral, positive, or mixed when its "
                                                "positive and negative sentences are balanced (a retrained model "
                                                "without those labels answers with its own)")
@@ -116,31 +118,18 @@ class TextAnswer:
                                        "sentences past SENTIMENT_MAX_SENTENCES, left out (truncated is true)")
     unknown_tokens: list = described(_STRINGS, _UNKNOWN)
     model: str = described({"type": "string"}, "the model's version", optional=True)
-    runner_up: str = _TEXT_MATRICES["runner_up"]
-    contribution_bias: float = _TEXT_MATRICES["contribution_bias"]
-    top_pairs: list = _TEXT_MATRICES["top_pairs"]
-    tokens: list = _TEXT_MATRICES["tokens"]
-    attention: object = _TEXT_MATRICES["attention"]
-    contributions: object = _TEXT_MATRICES["contributions"]
+
+
+@dataclass(kw_only=True)
+class TextAnswer(Matrices, _Text):
+    """A whole text: its verdict over its sentences, and the sentences. A text of one sentence also carries that
+    sentence's matrices at the top, as a sentence answer always has."""
     sentences: list = described({"type": "array", "items": {"$ref": "#/components/schemas/Sentence"}, "minItems": 1},
                                 "each sentence: offsets, weight in the verdict and its own answer", optional=True)
 
-    def to_dict(self):
-        return _as_dict(self)
-
 
 # The matrices a one-sentence text repeats at the top from its sentence.
-SENTENCE_MATRICES = tuple(_TEXT_MATRICES)
-
-
-def _as_dict(answer):
-    out = {}
-    for f in fields(answer):
-        value = getattr(answer, f.name)
-        if value is None and f.metadata["optional"]:
-            continue
-        out[f.name] = [s.to_dict() for s in value] if f.name == "sentences" else value
-    return out
+SENTENCE_MATRICES = tuple(f.name for f in fields(Matrices))
 
 
 def names(answer_class):

@@ -1,7 +1,7 @@
 """Kinds of word vectors: the one place that knows how a model reads its words.
 
-A model reads its words either through its own embedding, initialised from GloVe (`GloveWords`, the
-fast model), or through the pretrained MiniLM encoder fine-tuned end to end (`MiniLMWords`, the
+A model reads its words either through its own embedding, initialised from GloVe (`OwnEmbedding`, the
+fast model), or through the pretrained MiniLM encoder fine-tuned end to end (`PretrainedEncoder`, the
 accurate one). Everything that differs between them is asked of the kind, never of its name:
 tokenizer, inputs, model class, forward pass, bundle files, serving defaults and training recipe.
 A third kind is one more class in KINDS.
@@ -41,7 +41,11 @@ class Recipe:
 
 
 class WordVectors:
-    """What every kind answers. Methods that build models import MXNet when called, not before."""
+    """What every kind answers. Methods that build models import MXNet when called, not before.
+
+    Heads beside the sentence classifier (a document level, aspects) read the word vectors of any kind:
+    the bundle names them (sentiment.inference.bundle.head_files), and a kind has nothing to add for them.
+    """
     name = None  # as stored in config.json and given to `train --encoder`
     serving = recipe = None
     fine_tunes = False  # a pretrained encoder trained end to end: warm-up, decay and clipping
@@ -95,8 +99,9 @@ class WordVectors:
         raise NotImplementedError
 
 
-class GloveWords(WordVectors):
-    """Word ids from the bundle's vocabulary, into an embedding initialised from GloVe 6B 50d (or at random)."""
+class OwnEmbedding(WordVectors):
+    """Word ids from the bundle's vocabulary into an embedding of the model's own, initialised from GloVe 6B 50d
+    (or at random)."""
     name = "glove"
     serving = Serving(workers=None, threads=4, microbatch_wait_ms=0.0)  # passes take a few ms
     recipe = Recipe(epochs=10, distil_epochs=4, batch_size=64, dropout=0.5, counterfactual_weight=1.0)
@@ -158,8 +163,9 @@ class GloveWords(WordVectors):
         return prepared.vocab.to_json(), {}
 
 
-class MiniLMWords(WordVectors):
-    """WordPiece ids into the pretrained MiniLM encoder; a word's vector pools its pieces' states."""
+class PretrainedEncoder(WordVectors):
+    """WordPiece ids into a pretrained BERT-style encoder (all-MiniLM-L6-v2 by default); a word's vector pools its
+    pieces' states."""
     name = "minilm"
     # One worker of 32 threads, so that concurrent requests share its passes (a pass costs far more than a
     # request's overhead); passes under load take 100 ms and more, so the batcher waits 25 ms for the next.
@@ -226,7 +232,7 @@ class MiniLMWords(WordVectors):
                     relation=config.model.relation)
 
     def initialise(self, model, config, prepared, ctx):
-        from ..model.transformer import load_safetensors
+        from ..model.transformer import freeze_lower, load_safetensors
 
         bert = model.words.bert
         sizes = prepared.bundle_model["encoder_sizes"]
@@ -254,18 +260,7 @@ class MiniLMWords(WordVectors):
         return None, {**files, LEXICON: lexicon} if config.model.lexicon else files
 
 
-def freeze_lower(bert, layers):
-    """Keep the embeddings and the lowest `layers` transformer layers as pretrained (layers=0: train all)."""
-    if not layers:
-        return
-    frozen = ["word_embed", "token_type_embed", "encoder.position_weight", "encoder.layer_norm"]
-    frozen += [f"encoder.transformer_cells.{i}." for i in range(layers)]
-    for name, p in bert._collect_params_with_prefix().items():
-        if any(name.startswith(f) for f in frozen):
-            p.grad_req = "null"
-
-
-KINDS = {kind.name: kind for kind in (MiniLMWords(), GloveWords())}
+KINDS = {kind.name: kind for kind in (PretrainedEncoder(), OwnEmbedding())}
 
 
 def kind_named(name):
@@ -276,22 +271,18 @@ def kind_named(name):
 
 
 def kind_of(config):
-    """The kind of a bundle's config.json. A GloVe bundle records no encoder: it predates the others."""
-    return KINDS[config["model"].get("encoder", GloveWords.name)]
-
-
-def kind_at(model_path):
-    """The kind of the bundle at model_path, read from its config.json alone (no MXNet, no verification);
-    the GloVe kind when there is no readable bundle yet (the app then says so on /ready)."""
-    try:
-        return kind_of(_read_json(Path(model_path) / "config.json"))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return KINDS[GloveWords.name]
+    """The kind of a bundle's config.json. An own-embedding bundle records no encoder: it predates the others."""
+    return KINDS[config["model"].get("encoder", OwnEmbedding.name)]
 
 
 def serving_layout(model_path, cores):
-    """(workers, threads) that gunicorn starts by default for the bundle at model_path."""
-    serving = kind_at(model_path).serving
+    """(workers, threads) that gunicorn starts by default for the bundle at model_path, its kind read from its
+    config.json alone (no MXNet, no verification); an own-embedding layout when there is no readable bundle yet
+    (the app then says so on /ready)."""
+    try:
+        serving = kind_of(_read_json(Path(model_path) / "config.json")).serving
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        serving = OwnEmbedding.serving
     return (serving.workers or cores, serving.threads)
 
 

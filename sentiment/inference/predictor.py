@@ -166,7 +166,8 @@ class Predictor:
                 if contributions:
                     label, runner_up = np.argsort(-probs[row], kind="stable")[:2]
                     pair_shares = shares[row, :n, :n]
-                    result["contributions"] = np.ascontiguousarray(pair_shares[:, :, label] - pair_shares[:, :, runner_up])
+                    result["contributions"] = np.ascontiguousarray(pair_shares[:, :, label]
+                                                                   - pair_shares[:, :, runner_up])
                     result["contribution_bias"] = float(bias[row, label] - bias[row, runner_up])
                     result["runner_up"] = self.labels[runner_up]
                 results[i] = result

@@ -10,7 +10,8 @@ For serving, `fuse_attention` gives each layer one query-key-value weight interl
 gluonnlp's cell concatenates the three on every call (bench/README.md: 1.3x the sentences/s at batch 1),
 and masks padding with an additive bias, where the cell's softmax with lengths runs without oneDNN.
 For training, `gemm_layer_norms` gives every LayerNorm a backward pass made of matrix products, where
-MXNet's own spends 11 ms a call on the CPU (bench/README.md: a training step 1.08x and 1.15x faster in two runs of three).
+MXNet's own spends 11 ms a call on the CPU (bench/README.md: a training step 1.08x and 1.15x faster in
+two runs of three).
 
 PieceWords is the seam where the encoder meets the relation network: pieces in, one vector per
 word out (the mean of the word's pieces' last hidden states, or its first piece's).
@@ -229,3 +230,14 @@ class PieceWords(HybridBlock):
     def hybrid_forward(self, F, pieces, valid, pool):
         states = self.bert(pieces, F.zeros_like(pieces), valid)          # (B, P, U)
         return F.batch_dot(pool, states)                                  # (B, T, U)
+
+
+def freeze_lower(bert, layers):
+    """Keep the embeddings and the lowest `layers` transformer layers as pretrained (layers=0: train all)."""
+    if not layers:
+        return
+    frozen = ["word_embed", "token_type_embed", "encoder.position_weight", "encoder.layer_norm"]
+    frozen += [f"encoder.transformer_cells.{i}." for i in range(layers)]
+    for name, p in bert._collect_params_with_prefix().items():
+        if any(name.startswith(f) for f in frozen):
+            p.grad_req = "null"

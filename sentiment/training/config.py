@@ -26,8 +26,9 @@ def option(default, help, flag=None, factory=None, **argparse):
 
 
 def _by_kind(what):
-    """'3 for minilm, 10 for glove': a recipe default as the help states it."""
-    return ", ".join(f"{getattr(kind.recipe, what)} for {name}" for name, kind in KINDS.items())
+    """'3 for minilm, 10 for glove': a recipe default as the help states it (kinds without one left out)."""
+    return ", ".join(f"{getattr(kind.recipe, what)} for {name}" for name, kind in KINDS.items()
+                     if getattr(kind.recipe, what) is not None)
 
 
 def _positive_ints(group, *names):
@@ -135,7 +136,7 @@ class ModelConfig:
 @dataclass
 class OptimisationConfig:
     """How it learns: epochs, rates, weights of the rows, and how the epochs are chosen."""
-    epochs: int = option(None, f"(default: {_by_kind('epochs')}; 4 when distilled)")
+    epochs: int = option(None, f"(default: {_by_kind('epochs')}; distilled: {_by_kind('distil_epochs')})")
     batch_size: int = option(None, f"(default: {_by_kind('batch_size')})")
     lr: float = option(1e-3, "the relation network's (and GloVe embeddings') learning rate")
     encoder_lr: float = option(5e-5, "minilm: the encoder's learning rate")

@@ -119,7 +119,8 @@ def fit(config, log=print):
         "data": prepared.sources,
     }
     if prepared.vocab is not None:
-        metrics.update(vocab_size=len(prepared.vocab), glove_coverage=round(prepared.glove_found / len(prepared.vocab), 4))
+        coverage = round(prepared.glove_found / len(prepared.vocab), 4)
+        metrics.update(vocab_size=len(prepared.vocab), glove_coverage=coverage)
     with tempfile.TemporaryDirectory() as folder:
         vocab_json, files = config.kind.bundle_files(prepared, config, folder)
         version = bundle.save(config.out, model.save_parameters, vocab_json, bundle_config, metrics, files)

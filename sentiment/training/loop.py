@@ -32,7 +32,7 @@ def predict_logits(model, batches, ctx):
 
 
 
-def dev_score(logits, labels, metric="accuracy"):
+def dev_metric(logits, labels, metric="accuracy"):
     """The accuracy of (N, C) logits against (N,) labels (metric="macro_f1": the macro-averaged F1 instead)."""
     predicted = logits.argmax(axis=1)
     return accuracy(labels, predicted) if metric == "accuracy" else macro_f1(labels, predicted)
@@ -40,7 +40,7 @@ def dev_score(logits, labels, metric="accuracy"):
 
 def dev_accuracies(model, dev_sets, ctx, metric="accuracy"):
     """{source: accuracy} on each dev file (metric="macro_f1": the macro-averaged F1 instead)."""
-    return {name: dev_score(*predict_logits(model, batches, ctx), metric) for name, batches in dev_sets.items()}
+    return {name: dev_metric(*predict_logits(model, batches, ctx), metric) for name, batches in dev_sets.items()}
 
 
 
@@ -182,5 +182,5 @@ def average_and_calibrate(config, model, prepared, snapshots, ctx, log):
         temperature = fit_temperature(np.concatenate([logits for logits, _ in dev.values()]),
                                       np.concatenate([labels for _, labels in dev.values()]))
         log(f"calibration: softmax temperature {temperature:.3f} (fitted on dev)")
-    per_source = {name: dev_score(logits, labels, settings.select_metric) for name, (logits, labels) in dev.items()}
+    per_source = {name: dev_metric(logits, labels, settings.select_metric) for name, (logits, labels) in dev.items()}
     return best, kept, best_epoch, temperature, per_source
