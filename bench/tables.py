@@ -80,7 +80,7 @@ def documents():
 def serving():
     """Requests per second and latency through gunicorn, by body and concurrency (bench/speed/load.py)."""
     results = read("load.json")
-    runs = [r for r in results["runs"] if r["concurrency"] in (1, 32)]
+    runs = [r for r in results["runs"] if r["concurrency"] in (1, 32) and r["body"] in ("single", "review10")]
     sides = list(dict.fromkeys((Path(r["model"]).name, r["layout"]) for r in runs))
     cases = list(dict.fromkeys((r["body"], r["concurrency"]) for r in runs))
     found = {(Path(r["model"]).name, r["layout"], r["body"], r["concurrency"]): r for r in runs}
@@ -98,7 +98,7 @@ def serving():
 
 TABLES = {"sentences": sentences, "polar": polar, "calibration": calibration, "documents": documents,
           "serving": serving}
-BLOCK = re.compile(r"(<!-- table (\w+) -->\n)(.*?)(\n<!-- /table -->)", re.S)
+BLOCK = re.compile(r"(<!-- table (\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
 
 def rewrite(text):
@@ -107,7 +107,7 @@ def rewrite(text):
 
     def remake(match):
         head, name, body, tail = match.groups()
-        table = TABLES[name]()
+        table = TABLES[name]() + "\n"
         if table != body:
             changed.append(name)
         return head + table + tail

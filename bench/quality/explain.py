@@ -133,10 +133,13 @@ def evaluate(predictor, texts, seed=0):
 
 
 def peakedness(predictor, texts):
-    """Mean max/min ratio of the attention matrices, and mean entropy as a share of log(n^2) (1 = uniform)."""
+    """Mean max/min ratio of the sentences' attention matrices, and mean entropy as a share of log(n^2)
+    (1 = uniform)."""
     ratios, entropies = [], []
-    for result in predictor.explain([t for t in texts if predictor.tokenize(t)[0]]):
-        attention = result["attention"].ravel()
+    sentences = [s for answer in predictor.explain([t for t in texts if predictor.tokenize(t)[0]])
+                 for s in answer["sentences"]]
+    for sentence in sentences:
+        attention = sentence["attention"].ravel()
         if attention.size > 1:
             ratios.append(attention.max() / attention.min())
             entropies.append(-(attention * np.log(attention)).sum() / np.log(attention.size))

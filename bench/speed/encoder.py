@@ -83,8 +83,8 @@ def pytorch_rates(python):
     if not Path(python).exists():
         return None, f"{python} not found (see bench/reference/encoder_reference.py)"
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    out = subprocess.run([python, str(ROOT / "bench" / "encoder_reference.py"), "speed"], capture_output=True,
-                         text=True, env=env, cwd=ROOT)
+    out = subprocess.run([python, str(ROOT / "bench" / "reference" / "encoder_reference.py"), "speed"],
+                         capture_output=True, text=True, env=env, cwd=ROOT)
     if out.returncode != 0:
         return None, out.stderr.strip().splitlines()[-1]
     return json.loads(out.stdout.strip().splitlines()[-1]), None
@@ -103,8 +103,8 @@ def encoder_speed(results, model_path, reference_python):
     mean_pieces = float(np.mean([inputs.length(e) for e in encoded]))
     ctx = predictor.ctx  # the GPU where MXNet sees one (bench/gpu), else the CPU
     # the encoder as training left it (gluonnlp's attention cells) beside the served, fused one
-    served, unfused = predictor.model.words.bert, load_model(model_path, ctx)[3].words.bert
-    length_masked = fuse_attention(load_model(model_path, ctx)[3].words.bert, ctx, LengthMaskedAttention)
+    served, unfused = predictor.model.words.bert, load_model(model_path, ctx)[-1].words.bert
+    length_masked = fuse_attention(load_model(model_path, ctx)[-1].words.bert, ctx, LengthMaskedAttention)
     for bert in (served, unfused, length_masked):
         bert.hybridize(static_alloc=True)
 

@@ -239,8 +239,9 @@ def operator_count(block):
 
 
 def max_difference(answers, reference):
-    """The largest difference in probabilities, attention or contributions between two lists of answers."""
-    pairs = list(zip(answers, reference))
+    """The largest difference in probabilities, attention or contributions between the sentences of two lists of
+    answers."""
+    pairs = [(a, b) for x, y in zip(answers, reference) for a, b in zip(x["sentences"], y["sentences"])]
     differences = [abs(a["probabilities"][k] - b["probabilities"][k]) for a, b in pairs for k in a["probabilities"]]
     return max(differences + [float(np.abs(a[k] - b[k]).max()) for a, b in pairs for k in ("attention",
                                                                                           "contributions")])
