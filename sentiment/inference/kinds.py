@@ -91,8 +91,9 @@ class WordVectors:
         """What config.json records of this kind's model beyond the relation network's sizes."""
         return {}
 
-    def initialise(self, model, config, prepared, ctx):
-        """Fill in pretrained weights and set what trains at which rate, after Xavier initialisation."""
+    def initialise(self, model, config, prepared, sizes, ctx):
+        """Fill in pretrained weights and set what trains at which rate, after Xavier initialisation; sizes: the
+        model's entry of config.json."""
 
     def bundle_files(self, prepared, config, folder):
         """(vocab_json or None, {name: source path}) written into the bundle beside the weights."""
@@ -148,7 +149,7 @@ class OwnEmbedding(WordVectors):
         vocab = build_vocab(train_tokens, config.words.min_freq, extra + sorted(lexicon))
         return vocab, VocabularyInputs(vocab)
 
-    def initialise(self, model, config, prepared, ctx):
+    def initialise(self, model, config, prepared, sizes, ctx):
         import mxnet as mx
 
         encoder = model.encoder
@@ -231,12 +232,12 @@ class PretrainedEncoder(WordVectors):
                     encoder_dropout=config.words.encoder_dropout, word_pooling=config.words.word_pooling,
                     relation=config.model.relation)
 
-    def initialise(self, model, config, prepared, ctx):
+    def initialise(self, model, config, prepared, sizes, ctx):
         from ..model.transformer import freeze_lower, load_safetensors
 
         bert = model.words.bert
-        sizes = prepared.bundle_model["encoder_sizes"]
-        load_safetensors(bert, prepared.encoder_files / "model.safetensors", sizes["num_layers"], ctx)
+        layers = sizes["encoder_sizes"]["num_layers"]
+        load_safetensors(bert, prepared.encoder_files / "model.safetensors", layers, ctx)
         freeze_lower(bert, config.optimisation.freeze_layers)
         if config.optimisation.freeze_embeddings:
             bert.word_embed.collect_params().setattr("grad_req", "null")

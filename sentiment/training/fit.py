@@ -72,7 +72,7 @@ def build(config, prepared, ctx):
                      "architecture": ARCHITECTURE}
     net = config.kind.model(bundle_config, prepared.inputs.vocab_size)
     net.initialize(mx.init.Xavier(), ctx=ctx)
-    config.kind.initialise(net, config, prepared.replace(bundle_model=model_config), ctx)
+    config.kind.initialise(net, config, prepared, model_config, ctx)
     net.hybridize(static_alloc=True)
     return bundle_config, net
 

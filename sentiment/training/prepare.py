@@ -41,7 +41,6 @@ class Prepared:
     train_tokens: list
     train_sources: list
     train_counterfactual: np.ndarray
-    bundle_model: dict = None  # config.json's "model", once the model is built
 
     def replace(self, **changes):
         return replace(self, **changes)
