@@ -22,6 +22,8 @@ from .kinds import kind_of
 # Padded pairs (B*T*T) per forward pass: bounds memory (the pair grid grows with T^2), and at 32k pairs
 # (16 MB per H=128 tensor) the pair tensors stay in cache: bench/speed measured this fastest.
 MAX_PAIRS = 1 << 15
+# What predict, predict_proba and predict_score read of an answer: the verdict alone.
+VERDICT_ONLY = Options(attention=False, tokens=False, sentences=False)
 
 
 class EmptyText(ValueError):
@@ -111,16 +113,16 @@ class Predictor:
 
     def predict_proba(self, texts):
         """(N, C) class probabilities of each text's answer, columns in the order of `labels`."""
-        answers = self(texts, Options(attention=False, tokens=False, sentences=False))
+        answers = self(texts, VERDICT_ONLY)
         return np.array([[a.probabilities[label] for label in self.labels] for a in answers])
 
     def predict(self, texts):
         """Each text's label: one of `labels`, or mixed for a text of several sentences that is."""
-        return [a.label for a in self(texts, Options(attention=False, tokens=False, sentences=False))]
+        return [a.label for a in self(texts, VERDICT_ONLY)]
 
     def predict_score(self, texts):
         """(N,) scores in [-1, 1]: the rating head's reading, or p(positive) - p(negative) for a model without one."""
-        answers = self(texts, Options(attention=False, tokens=False, sentences=False))
+        answers = self(texts, VERDICT_ONLY)
         return np.array([a.score for a in answers], dtype=float)
 
     def explain(self, texts, attention=True, contributions=False, top_pairs=5):
