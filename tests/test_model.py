@@ -169,3 +169,44 @@ def test_a_bundle_config_without_options_is_the_article_structure():
     model(nd.ones((1, 4)), nd.ones((1, 4)))
     names = sorted(name.split("_", 1)[1] for name in model.collect_params())
     assert not any("offset" in n or "token_table" in n or "negate" in n or "attention_scale" in n for n in names)
+
+
+def test_sparsemax_attention_sums_to_one_with_exact_zeros_and_keeps_contributions_exact():
+    from sentiment.model.decomposition import LogitDecomposition
+    from sentiment.model.relation import RelationAttentionClassifier
+
+    mx.random.seed(1)
+    model = RelationAttentionClassifier(30, 3, embed_size=8, hidden_size=8, classifier_size=8, attention_scale=30.0,
+                                        attention="sparsemax")
+    model.initialize(mx.init.Xavier())
+    tokens, mask = (nd.array(a) for a in pad_batch([[3, 4, 5, 6, 7, 8], [9, 10, 11]], pad_id=1))
+    logits, attention = (a.asnumpy() for a in model(tokens, mask))
+    assert np.allclose(attention.sum(axis=(1, 2)), 1, atol=1e-5)
+    real = attention[0][:6, :6]
+    assert (real == 0).sum() > 0 and (real > 0).sum() < 36  # exact zeros among the real pairs
+    assert not attention[1][3:].any() and not attention[1][:, 3:].any()  # padding
+    out, _, shares, bias = (a.asnumpy() for a in LogitDecomposition(model)(tokens, mask))
+    np.testing.assert_allclose(shares.sum(axis=(1, 2)) + bias, out, atol=1e-4)
+    with pytest.raises(ValueError, match="attention must be 'softmax' or 'sparsemax'"):
+        RelationAttentionClassifier(30, 3, attention="entmax")
+
+
+def test_a_words_only_pair_grid_leaves_punctuation_out_of_the_pairs_but_not_out_of_the_encoder():
+    from sentiment.inference.inputs import PieceInputs
+
+    class Pieces:  # a stand-in WordPiece tokenizer: one piece per word
+        special_ids = (0, 1, 2, 3)
+
+        def pieces(self, word):
+            return (10 + len(word),)
+
+    inputs = PieceInputs(Pieces(), lexicon={":)": 2.0}, pairs="words")
+    pieces, valid, pool, packed = inputs.arrays([inputs.encode(["great", ",", "really", ":)", "!"]),
+                                                 inputs.encode(["!", "?"])])
+    assert packed[0, :5, 0].tolist() == [1, 0, 1, 1, 0]  # ":)" is rated, so it stays a word
+    assert packed[1, :2, 0].tolist() == [1, 1]  # punctuation alone keeps its tokens
+    assert valid.tolist() == [7, 4]  # every piece is still read: [CLS] 5 pieces [SEP]
+    plain = PieceInputs(Pieces())
+    assert plain.arrays([plain.encode(["great", ","])])[3][0, :2, 0].tolist() == [1, 1]
+    with pytest.raises(ValueError, match="pairs must be 'all' or 'words'"):
+        PieceInputs(Pieces(), pairs="nouns")

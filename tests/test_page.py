@@ -120,3 +120,24 @@ def test_the_page_lists_every_short_field_of_the_answer_even_a_new_one(small_bun
         assert shown[FIELD] == f"{VALUE:.4f}" and shown["model"] == expected["model"]
     finally:
         server.stop()
+
+
+def test_the_page_shows_which_sentences_decided_a_review(document_bundle, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    review = "the plot is dull . the cast is awful ! what a wonderful , gripping ending ."
+    server = Gunicorn(document_bundle, workers=1, log_path=tmp_path / "log").wait("/ready")
+    try:
+        browser.get(server.url + "/")
+        ask(browser, review)
+        WebDriverWait(browser, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sentences .share")) == 3)
+        expected = requests.post(server.url + "/predict", json={"text": review, "contributions": True}).json()
+        shares = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#sentences .share")]
+        for text, sentence in zip(shares, expected["sentences"]):
+            assert text.endswith(("+" if sentence["share"] >= 0 else "\u2212") + f"{abs(sentence['share']):.2f}")
+        assert browser.find_element(By.ID, "review").is_displayed()
+        pairs = browser.find_elements(By.CSS_SELECTOR, "#review-pairs li")
+        assert len(pairs) == len(expected["top_pairs"]) and "(sentence " in pairs[0].text
+    finally:
+        server.stop()

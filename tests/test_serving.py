@@ -22,11 +22,11 @@ def random_ids(rng, batch, pad_id=1):
     return [list(rng.randint(2, len(WORDS), rng.randint(1, 20))) for _ in range(batch)]
 
 
-def make_model(clauses=True, token_features=True, rating_head=False, seed=0):
+def make_model(clauses=True, token_features=True, rating_head=False, seed=0, attention="softmax"):
     config = {"labels": ["negative", "neutral", "positive"],
               "model": {"embed_size": 8, "hidden_size": 8, "classifier_size": 8, "positions": 4,
                         "attention_scale": 8.0, "token_features": token_features, "negation": token_features,
-                        "clauses": clauses and token_features, "rating_head": rating_head}}
+                        "clauses": clauses and token_features, "rating_head": rating_head, "attention": attention}}
     mx.random.seed(seed)
     model = kind_of(config).model(config, len(WORDS))
     model.initialize(mx.init.Xavier())
@@ -59,7 +59,7 @@ def test_token_features_from_numpy_equal_the_graphs(clauses):
 
 
 @pytest.mark.parametrize("options", [dict(), dict(rating_head=True), dict(clauses=False),
-                                     dict(token_features=False)])
+                                     dict(token_features=False), dict(attention="sparsemax")])
 def test_the_served_pass_gives_the_training_graphs_numbers(options):
     model = make_model(**options)
     rng = np.random.RandomState(5)
@@ -69,11 +69,15 @@ def test_the_served_pass_gives_the_training_graphs_numbers(options):
     for contributions in (False, True):
         expected = graph(tokens, mask, contributions)
         for forward in (served, fixed):
-            for got, want in zip(forward(tokens, mask, contributions), expected):
+            done = forward(tokens, mask, contributions)
+            for got, want in zip(done[:4], expected[:4]):  # logits, attention, shares, bias
                 if want is None:
                     assert got is None
                 else:
                     np.testing.assert_allclose(got, want, atol=1e-5)
+            assert done.sentence.shape == (len(tokens), model.encoder.pair_out._units)
+            if contributions:  # the pooled vector is the sum of its pairs' vectors A_ij g(i, j)
+                np.testing.assert_allclose(done.pair_vectors.sum(axis=(1, 2)), done.sentence, atol=1e-5)
 
 
 def test_the_predictor_serves_the_same_answers_either_way(small_bundle):

@@ -311,9 +311,9 @@ def test_a_bundle_names_its_optional_heads_and_a_reader_refuses_one_it_does_not_
     import shutil
 
     loaded = bundle.read(small_bundle)
-    config = dict(loaded.config, heads={"document": {"file": "document.params"}})
+    config = dict(loaded.config, heads={"sarcasm": {"file": "sarcasm.params"}})
     bundle.save(tmp_path / "headed", lambda p: shutil.copyfile(loaded.weights, p), loaded.vocab_json, config, {})
-    with pytest.raises(BundleError, match=r"heads \['document'\] that this version cannot answer with"):
+    with pytest.raises(BundleError, match=r"heads \['sarcasm'\] that this version cannot answer with"):
         Predictor.load(tmp_path / "headed")
     config["heads"] = {}
     bundle.save(tmp_path / "plain", lambda p: shutil.copyfile(loaded.weights, p), loaded.vocab_json, config, {})

@@ -36,7 +36,8 @@ _PROBABILITIES = {"type": "object", "additionalProperties": {"type": "number", "
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _PAIR = {"type": "object", "required": ["first", "second", "i", "j", "attention", "contribution"], "properties": {
     "first": {"type": "string"}, "second": {"type": "string"}, "i": {"type": "integer"}, "j": {"type": "integer"},
-    "attention": {"type": "number"}, "contribution": {"type": "number"}}}
+    "attention": {"type": "number"}, "contribution": {"type": "number"},
+    "sentence": {"type": "integer", "description": "in a text's top_pairs: the index of the pair's sentence"}}}
 
 
 def described(schema, description, optional=False):
@@ -60,7 +61,9 @@ class Matrices:
     contribution_bias: float = described({"type": "number"}, "with contributions: the share of the log-odds owed "
                                                              "to no pair", optional=True)
     top_pairs: list = described({"type": "array", "items": _PAIR}, "with contributions: the pairs with the largest "
-                                "|contribution|, largest first", optional=True)
+                                "|contribution|, largest first; for a text of several sentences answered by a "
+                                "document level, pairs of all its sentences, by their share of the text's log-odds",
+                                optional=True)
     tokens: list = described(dict(_STRINGS, minItems=1), "the words as the model read them", optional=True)
     attention: object = described(_MATRIX, "len(tokens) x len(tokens). attention[i][j] weighs the word pair "
                                   "(tokens[i], tokens[j]), whose input is [x_i; x_j]; all entries sum to 1",
@@ -103,6 +106,12 @@ class _Sentence:
 @dataclass(kw_only=True)
 class SentenceAnswer(Matrices, _Sentence):
     """One sentence of a text: where it is, its weight in the verdict, its own answer and its matrices."""
+    share: float = described({"type": "number"}, "with contributions, in a text answered by a document level: the "
+                             "sentence's exact signed share of the text's ln(p[label] / p[runner_up]); the shares "
+                             "plus the text's contribution_bias add up to it", optional=True)
+    document_contributions: object = described(_MATRIX, "with contributions, in a text answered by a document level: "
+                                               "each word pair's share of the text's log-odds, oriented like "
+                                               "attention; its entries add up to share", optional=True)
 
 
 @dataclass(kw_only=True)

@@ -158,16 +158,37 @@ def answers(results, plans, texts, labels, options, verdict=VERDICT):
                                       score=r["score"], truncated=r["truncated"],
                                       unknown_tokens=r["unknown_tokens"], **matrices(r, options))
                 for r, span, weight in zip(sentences, p.spans, weights)]
+        explained = {}
+        if options.needs_contributions and len(read) > 1 and hasattr(verdict, "explain"):
+            explained = document_matrices(verdict, sentences, label, probabilities, read, options)
         whole = answer.TextAnswer(label=label, probabilities=probabilities, score=score,
                                   truncated=p.clipped or bool(p.dropped) or any(s.truncated for s in read),
                                   sentences_dropped=p.dropped,
                                   unknown_tokens=list(dict.fromkeys(t for s in read for t in s.unknown_tokens)),
-                                  sentences=read if options.sentences else None)
+                                  sentences=read if options.sentences else None, **explained)
         if len(read) == 1:
             for name in answer.SENTENCE_MATRICES:
                 setattr(whole, name, getattr(read[0], name))
         out.append(whole)
     return out
+
+
+def document_matrices(verdict, sentences, label, probabilities, read, options):
+    """A learned verdict's exact decomposition of a text's log-odds: each sentence's share and pair shares are set
+    on its SentenceAnswer; returns the text's own fields (runner_up, contribution_bias, top_pairs across sentences)."""
+    explained = label if label in verdict.labels else max(probabilities, key=probabilities.get)
+    runner_up, bias, shares, pairs = verdict.explain(sentences, explained)
+    candidates = []
+    for index, (sentence, result, share, matrix) in enumerate(zip(read, sentences, shares, pairs)):
+        if options.contributions:
+            sentence.share, sentence.document_contributions = float(share), matrix
+        if options.top_pairs is not None:
+            candidates += [dict(pair, sentence=index) for pair in
+                           top_pairs(dict(result, contributions=matrix), options.top_pairs)]
+    fields = {"runner_up": runner_up, "contribution_bias": bias} if options.contributions else {}
+    if options.top_pairs is not None:
+        fields["top_pairs"] = sorted(candidates, key=lambda pair: -abs(pair["contribution"]))[:options.top_pairs]
+    return fields
 
 
 def matrices(result, options):

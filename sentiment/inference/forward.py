@@ -4,6 +4,7 @@ The kinds (sentiment.inference.kinds) choose one: ServedForward for a GloVe mode
 encoder model. GraphForward runs the training graph itself and is the reference both must agree with.
 """
 import warnings
+from typing import NamedTuple, Optional
 
 import mxnet as mx
 import numpy as np
@@ -19,9 +20,8 @@ STATIC_PAIRS = 2048
 class GraphForward:
     """A pass through the training graph itself: the per-token features computed in the graph.
 
-    forward(tokens (B, T), mask (B, T), contributions) with NumPy arrays -> NumPy (logits (B, C),
-    attention (B, T, T), contributions (B, T, T, C) or None, bias (B, C) or None); C counts a
-    rating head's column. The reference ServedForward must agree with (tests/test_serving.py).
+    forward(tokens (B, T), mask (B, T), contributions) with NumPy arrays -> Pass (its sentence vectors None).
+    The reference ServedForward must agree with (tests/test_serving.py).
     """
 
     def __init__(self, model, ctx):
@@ -33,12 +33,13 @@ class GraphForward:
     def __call__(self, tokens, mask, contributions):
         inputs = mx.nd.array(np.stack([tokens, mask]), ctx=self.ctx)
         if contributions:
-            return tuple(a.asnumpy() for a in self.decomposition(inputs[0], inputs[1]))
+            logits, attention, shares, bias = (a.asnumpy() for a in self.decomposition(inputs[0], inputs[1]))
+            return Pass(logits, attention, shares, bias)
         outputs = self.model(inputs[0], inputs[1])
         logits = outputs[0].asnumpy()
         if self.model.rating_head:
             logits = np.column_stack([logits, outputs[2].asnumpy()])
-        return logits, outputs[1].asnumpy(), None, None
+        return Pass(logits, outputs[1].asnumpy())
 
 
 class ServedForward:
@@ -52,7 +53,7 @@ class ServedForward:
 
     def __init__(self, model, ctx, static_pairs=STATIC_PAIRS, backend=None):
         self.model, self.ctx, self.static_pairs, self.backend = model, ctx, static_pairs, backend
-        self.outputs = model.num_classes + model.rating_head
+        self.outputs, self.hidden = model.num_classes + model.rating_head, model.encoder.pair_out._units
         encoder = model.encoder
         self.table = encoder.token_table.weight.data().asnumpy() if encoder.token_features else None
         self.clauses = encoder.clauses
@@ -94,18 +95,32 @@ class ServedForward:
         inputs = (mx.nd.from_numpy(np.ascontiguousarray(packed), zero_copy=True) if self.ctx == mx.cpu()
                   else mx.nd.array(packed, ctx=self.ctx))
         out = self.graph(contributions, inputs, static)(inputs).asnumpy()[:batch]
-        return unpack(out, self.outputs, length, contributions)
+        return unpack(out, self.outputs, self.hidden, length, contributions)
 
 
-def unpack(out, outputs, length, contributions):
-    """A served graph's (B, N) output -> (logits (B, C), attention (B, T, T), shares (B, T, T, C) or None,
-    bias (B, C) or None), C = outputs."""
-    batch, c, pairs = out.shape[0], outputs, length * length
+class Pass(NamedTuple):
+    """One forward pass in NumPy. logits (B, C), C counting a rating head's column; attention (B, T, T); with
+    contributions, shares (B, T, T, C) and bias (B, C); sentence (B, H), the pooled vectors, and with contributions
+    pair_vectors (B, T, T, H), A_ij g(i, j), from the served passes (None from GraphForward)."""
+    logits: np.ndarray
+    attention: np.ndarray
+    shares: Optional[np.ndarray] = None
+    bias: Optional[np.ndarray] = None
+    sentence: Optional[np.ndarray] = None
+    pair_vectors: Optional[np.ndarray] = None
+
+
+def unpack(out, outputs, hidden, length, contributions):
+    """A served graph's (B, N) output (model.decomposition.served_outputs) -> Pass; outputs = C, hidden = H."""
+    batch, c, h, pairs = out.shape[0], outputs, hidden, length * length
     if not contributions:
-        return out[:, :c], out[:, c:c + pairs].reshape(batch, length, length), None, None
-    attention = out[:, 2 * c:2 * c + pairs].reshape(batch, length, length)
-    shares = out[:, 2 * c + pairs:].reshape(batch, length, length, c)
-    return out[:, :c], attention, shares, out[:, c:2 * c]
+        return Pass(out[:, :c], out[:, c + h:c + h + pairs].reshape(batch, length, length),
+                    sentence=out[:, c:c + h])
+    at = 2 * c + h
+    attention = out[:, at:at + pairs].reshape(batch, length, length)
+    shares = out[:, at + pairs:at + pairs + pairs * c].reshape(batch, length, length, c)
+    pair_vectors = out[:, at + pairs + pairs * c:].reshape(batch, length, length, h)
+    return Pass(out[:, :c], attention, shares, out[:, c:2 * c], out[:, 2 * c:at], pair_vectors)
 
 
 class EncoderForward:
@@ -117,7 +132,7 @@ class EncoderForward:
 
     def __init__(self, model, ctx, warm_up):
         self.model, self.ctx = model, ctx
-        self.outputs = model.num_classes + model.rating_head
+        self.outputs, self.hidden = model.num_classes + model.rating_head, model.encoder.pair_out._units
         self.graphs = {}
         for flag in (False, True):
             graph = ServedEncoderGraph(model, contributions=flag)
@@ -128,4 +143,4 @@ class EncoderForward:
     def __call__(self, pieces, valid, pool, packed, contributions):
         inputs = [mx.nd.array(a, ctx=self.ctx) for a in (pieces, valid, pool, packed)]
         out = self.graphs[contributions](*inputs).asnumpy()
-        return unpack(out, self.outputs, pool.shape[1], contributions)
+        return unpack(out, self.outputs, self.hidden, pool.shape[1], contributions)

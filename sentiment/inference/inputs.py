@@ -53,6 +53,7 @@ class Pieces(NamedTuple):
     words: list
     pieces: list  # one tuple of piece ids per word
     rows: object  # (T, C) per-word table rows (sentiment.text.features.word_rows), None without the lexicon
+    paired: object = None  # (T,) 0/1: the words that make pairs (PieceInputs.paired)
 
 
 class PieceInputs:
@@ -62,18 +63,32 @@ class PieceInputs:
     model.EncoderRelationClassifier: [CLS] pieces [SEP] padded to the longest in the batch; pool[b, t]
     spreads word t over its pieces (mean) or takes its first; packed is [mask | per-word features]
     (the lexicon's valence, negation scope and clause flags of sentiment.text.features).
+    pairs="words": the mask that the pair grid reads covers words only. Punctuation (a token without a letter or
+    digit that the lexicon does not rate, so ":)" stays) is still read by the encoder, in context, but makes no
+    pair; a sentence of punctuation alone keeps all its tokens.
     """
 
-    def __init__(self, tokenizer, lexicon=None, clauses=False, pooling="mean"):
+    def __init__(self, tokenizer, lexicon=None, clauses=False, pooling="mean", pairs="all"):
         if pooling not in ("mean", "first"):
             raise ValueError(f"pooling must be 'mean' or 'first', got {pooling!r}")
+        if pairs not in ("all", "words"):
+            raise ValueError(f"pairs must be 'all' or 'words', got {pairs!r}")
         self.tokenizer, self.lexicon, self.clauses, self.pooling = tokenizer, lexicon, clauses, pooling
+        self.pairs = pairs
         self.unknown_word, self.vocab_size = "[UNK]", None  # the encoder's own vocabulary
         self.pad_id, self.cls_id, self.sep_id, self.unknown_id = tokenizer.special_ids
 
     def encode(self, words):
         rows = None if self.lexicon is None else word_rows(words, self.lexicon, self.clauses)
-        return Pieces(list(words), [self.tokenizer.pieces(w) for w in words], rows)
+        return Pieces(list(words), [self.tokenizer.pieces(w) for w in words], rows, self.paired(words))
+
+    def paired(self, words):
+        """(T,) 0/1: which words enter the pair grid."""
+        if self.pairs == "all":
+            return np.ones(len(words), np.float32)
+        rated = self.lexicon or {}
+        keep = np.array([any(c.isalnum() for c in w) or w in rated for w in words], np.float32)
+        return keep if keep.any() else np.ones(len(words), np.float32)
 
     def unknown(self, words, encoded):
         return [w for w, p in zip(words, encoded.pieces) if self.unknown_id in p]
@@ -106,7 +121,7 @@ class PieceInputs:
                 else:
                     pool[b, t, at] = 1.0
                 at += len(word)
-            mask[b, :len(sentence.words)] = 1
+            mask[b, :len(sentence.words), 0] = 1 if sentence.paired is None else sentence.paired
             if rows is not None:
                 rows[b, :len(sentence.words)] = sentence.rows
         packed = mask if rows is None else np.concatenate([mask, row_inputs(rows, self.clauses)], axis=2)

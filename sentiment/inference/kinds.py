@@ -18,7 +18,7 @@ from pathlib import Path
 PIECE_VOCAB, LEXICON, VOCAB = "wordpiece_vocab.txt", "lexicon.json", "vocab.json"
 # Structure options a bundle may record; a bundle without them is the article's configuration.
 RELATION_OPTIONS = {"positions": 0, "attention_scale": None, "token_features": False, "negation": False,
-                    "clauses": False}
+                    "clauses": False, "attention": "softmax"}
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,8 @@ class PretrainedEncoder(WordVectors):
 
         sizes = config["model"]
         lexicon = _read_json(files[LEXICON]) if sizes.get("token_features") else None
-        return PieceInputs(tokenizer, lexicon, sizes.get("clauses", False), sizes.get("word_pooling", "mean"))
+        return PieceInputs(tokenizer, lexicon, sizes.get("clauses", False), sizes.get("word_pooling", "mean"),
+                           sizes.get("pairs", "all"))
 
     def model(self, config, vocab_size=None):
         from ..model.relation import EncoderRelationClassifier
@@ -222,7 +223,7 @@ class PretrainedEncoder(WordVectors):
         from .inputs import PieceInputs
 
         return None, PieceInputs(tokenizer, lexicon if config.model.lexicon else None, config.model.clauses,
-                                 config.words.word_pooling)
+                                 config.words.word_pooling, config.model.pairs)
 
     def model_config(self, config, folder):
         from ..model.transformer import config_from_file
@@ -230,7 +231,7 @@ class PretrainedEncoder(WordVectors):
         sizes = config_from_file(folder / "config.json")
         return dict(encoder=self.name, encoder_sizes=sizes, embed_size=sizes["units"],
                     encoder_dropout=config.words.encoder_dropout, word_pooling=config.words.word_pooling,
-                    relation=config.model.relation)
+                    relation=config.model.relation, pairs=config.model.pairs)
 
     def initialise(self, model, config, prepared, sizes, ctx):
         from ..model.transformer import freeze_lower, load_safetensors

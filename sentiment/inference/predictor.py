@@ -12,9 +12,10 @@ probabilities.
 """
 import threading
 
+import mxnet as mx
 import numpy as np
 
-from . import bundle, documents
+from . import bundle, documents, review
 from .answer import Options
 from .device import describe, resolve_device
 from .kinds import kind_of
@@ -24,6 +25,7 @@ from .kinds import kind_of
 MAX_PAIRS = 1 << 15
 # What predict, predict_proba and predict_score read of an answer: the verdict alone.
 VERDICT_ONLY = Options(attention=False, tokens=False, sentences=False)
+VERDICTS = ("learned", "rules")
 
 
 class EmptyText(ValueError):
@@ -40,11 +42,13 @@ class Predictor:
     predict / predict_proba as in scikit-learn; explain gives the whole answer as JSON would.
     """
 
-    def __init__(self, model, kind, inputs, tokenizer, labels, ctx, version, config, metrics, max_pairs=MAX_PAIRS):
-        """kind: sentiment.inference.kinds; inputs: its sentiment.inference.inputs."""
+    def __init__(self, model, kind, inputs, tokenizer, labels, ctx, version, config, metrics, max_pairs=MAX_PAIRS,
+                 verdict=documents.VERDICT):
+        """kind: sentiment.inference.kinds; inputs: its sentiment.inference.inputs; verdict: how a text of several
+        sentences is answered from them (the bundle's learned document level, or the hand-set documents.VERDICT)."""
         self.model, self.kind, self.inputs, self.tokenizer = model, kind, inputs, tokenizer
         self.labels, self.ctx, self.version, self.config, self.metrics = list(labels), ctx, version, config, metrics
-        self.max_pairs = max_pairs
+        self.max_pairs, self.verdict = max_pairs, verdict
         # Calibration: logits are divided by the temperature fitted on dev (1.0 for bundles without one).
         self.temperature = float(config.get("temperature", 1.0))
         self.vocab = getattr(inputs, "vocab", None)  # a GloVe model's word vocabulary
@@ -52,13 +56,24 @@ class Predictor:
         self._lock = threading.Lock()  # one forward pass at a time: CachedOp state is not thread-safe
 
     @classmethod
-    def load(cls, path, device=None):
-        """Verify and load a bundle; device is 'cpu', 'gpu', 'gpu:N' or None (GPU if present)."""
+    def load(cls, path, device=None, verdict="learned"):
+        """Verify and load a bundle; device is 'cpu', 'gpu', 'gpu:N' or None (GPU if present).
+
+        verdict: 'learned' answers texts of several sentences with the bundle's document level when it has one,
+        'rules' with the hand-set verdict (documents.VERDICT) whatever the bundle holds.
+        """
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
         ctx = resolve_device(device)
         loaded, kind, tokenizer, inputs, model = load_model(path, ctx)
         kind.for_serving(model, ctx)
+        entry = loaded.config.get("heads", {}).get(review.HEAD)
+        chosen = documents.VERDICT
+        if entry is not None and verdict == "learned":
+            weights = {name: a.asnumpy() for name, a in mx.nd.load(loaded.files[entry["file"]]).items()}
+            chosen = review.LearnedVerdict.from_bundle(entry, weights)
         return cls(model, kind, inputs, tokenizer, loaded.config["labels"], ctx, loaded.manifest["version"],
-                   loaded.config, loaded.metrics)
+                   loaded.config, loaded.metrics, verdict=chosen)
 
     @property
     def device(self):
@@ -105,7 +120,7 @@ class Predictor:
         return plans
 
     def postprocess(self, results, plans, texts, options):
-        answers = documents.answers(results, plans, texts, self.labels, options)
+        answers = documents.answers(results, plans, texts, self.labels, options, self.verdict)
         if options.model:
             for answer in answers:
                 answer.model = self.version
@@ -139,8 +154,9 @@ class Predictor:
     def forward_sentences(self, tokenized, attention=True, contributions=False):
         """The forward step: one dict per sentence of [(tokens, truncated), ...] (each with a token).
 
-        Each: label, probabilities, score, tokens, truncated, unknown_tokens; attention (T, T) with attention
-        or contributions; contributions (T, T), contribution_bias and runner_up with contributions.
+        Each: label, probabilities, score, tokens, truncated, unknown_tokens, vector (H,) (the pooled vector, from
+        the served passes); attention (T, T) with attention or contributions; contributions (T, T),
+        contribution_bias, runner_up and pair_vectors (T, T, H) with contributions.
         score is the rating head's reading, clipped to [-1, 1], or p(positive) - p(negative).
         """
         results = [None] * len(tokenized)
@@ -150,7 +166,8 @@ class Predictor:
             ids = [encoded[i] for i in chunk]
             arrays = self.inputs.arrays(ids)
             with self._lock:
-                logits, att, shares, bias = self.forward(*arrays, contributions)
+                done = self.forward(*arrays, contributions)
+            logits, att, shares, bias = done.logits, done.attention, done.shares, done.bias
             rating = logits[:, classes] if self.model.rating_head else None
             probs = np.exp(log_softmax(logits[:, :classes] / self.temperature))
             if contributions:
@@ -165,6 +182,10 @@ class Predictor:
                           "tokens": toks, "truncated": truncated, "unknown_tokens": self.inputs.unknown(toks, ids[row])}
                 if attention or contributions:
                     result["attention"] = np.ascontiguousarray(att[row, :n, :n])
+                if done.sentence is not None:  # what a document level reads
+                    result["vector"] = done.sentence[row]
+                if done.pair_vectors is not None:
+                    result["pair_vectors"] = done.pair_vectors[row, :n, :n]
                 if contributions:
                     label, runner_up = np.argsort(-probs[row], kind="stable")[:2]
                     pair_shares = shares[row, :n, :n]

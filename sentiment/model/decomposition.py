@@ -84,13 +84,16 @@ class ServedGraph(LogitDecomposition):
 
 
 def served_outputs(F, graph, sentence, attention, pair_features, w1, b1, w2, b2):
-    """A served graph's one output (B, N): [logits | attention], or with graph.contributions
-    [logits | bias | attention | contributions], each flattened (ServedGraph's docstring)."""
+    """A served graph's one output (B, N): [logits | sentence | attention], or with graph.contributions
+    [logits | bias | sentence | attention | contributions | pair vectors], each flattened. sentence is the pooled
+    vector (H) that a document level reads; the pair vectors A_ij g(i, j) (T*T*H) are what it splits exactly."""
     flat_attention = attention.reshape((0, -1))                          # (B, T*T)
     if not graph.contributions:
-        return F.concat(graph.classifier(sentence), flat_attention, dim=1)
+        return F.concat(graph.classifier(sentence), sentence, flat_attention, dim=1)
     logits, contributions, bias = decompose(F, sentence, attention, pair_features, w1, b1, w2, b2, graph._sizes)
-    return F.concat(logits, bias, flat_attention, contributions.reshape((0, -1)), dim=1)
+    pair_vectors = F.broadcast_mul(pair_features, attention.expand_dims(axis=3))  # (B, T, T, H)
+    return F.concat(logits, bias, sentence, flat_attention, contributions.reshape((0, -1)),
+                    pair_vectors.reshape((0, -1)), dim=1)
 
 
 class ServedEncoderGraph(LogitDecomposition):

@@ -19,6 +19,9 @@ Options that keep this structure (all off = the article's configuration):
   sees word order: "not good" differs from "good ... not".
 - attention_scale=S: a learned inverse temperature, initialised at S, on the squashed
   scores; the article's sigmoid(tanh(.)) alone lets no pair weigh more than 1.58x another.
+- attention="sparsemax": the scores are normalised by sparsemax (Martins & Astudillo, 2016) instead of
+  softmax: the same sum of 1, but pairs below a per-sentence threshold get exactly 0, so the matrix
+  shows the few pairs the sentence vector is made of.
 - token_features=True: three constant per-token inputs looked up by token id (the VADER
   valence, a negator flag, a scope-breaker flag), from which the block derives a negation
   scope (up to NEGATION_WINDOW tokens after a negator, stopped by punctuation); the pair
@@ -63,6 +66,26 @@ def negation_scope(F, negator, breaker, window=NEGATION_WINDOW):
     return F.clip(scope, 0, 1) * (1 - breaker)
 
 
+def sparsemax_pairs(F, scores, pair_mask):
+    """(B, T, T) scores and 0/1 pair mask -> (B, T, T) sparsemax weights over each sentence's real pairs.
+
+    A = relu(z - tau), tau = (sum of the k largest z - 1) / k for the largest k with 1 + k z_(k) > z_(1) + ... + z_(k):
+    every row sums to 1, pairs below tau get exactly 0. The support is found on sorted scores without a gradient;
+    tau is then recomputed from the scores in it, so the gradient is sparsemax's own.
+    """
+    z = F.broadcast_mul(scores, pair_mask) - (1 - pair_mask) * 1e4                 # padding far below any tau
+    flat = z.reshape((0, -1))                                                        # (B, N)
+    ranked = F.BlockGrad(F.sort(flat, axis=1, is_ascend=False))                     # (B, N), largest first
+    k = F.contrib.arange_like(ranked, axis=1) + 1                                    # (N,)
+    supported = (1 + F.broadcast_mul(ranked, k.expand_dims(axis=0))) > F.cumsum(ranked, axis=1)
+    size = F.sum(supported, axis=1, keepdims=True)                                   # (B, 1), at least 1
+    smallest = F.pick(ranked, size.reshape((-1,)) - 1, axis=1, keepdims=True)        # (B, 1): z_(k)
+    inside = F.BlockGrad(F.broadcast_greater_equal(flat, smallest))                  # (B, N)
+    tau = (F.sum(inside * flat, axis=1, keepdims=True) - 1) / F.sum(inside, axis=1, keepdims=True)
+    weights = F.relu(F.broadcast_sub(flat, tau))
+    return F.reshape_like(weights, scores) * pair_mask
+
+
 def clause_scope(F, opener, breaker, before):
     """(B, T) 0/1: token t follows an opener with no other breaker in between (to the clause end).
 
@@ -86,9 +109,12 @@ class RelationAttentionEncoder(HybridBlock):
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.0, positions=0, attention_scale=None,
-                 token_features=False, negation=False, clauses=False, **kwargs):
+                 token_features=False, negation=False, clauses=False, attention="softmax", **kwargs):
         super().__init__(**kwargs)
+        if attention not in ("softmax", "sparsemax"):
+            raise ValueError(f"attention must be 'softmax' or 'sparsemax', got {attention!r}")
         self.positions, self.token_features, self.negation, self.clauses = positions, token_features, negation, clauses
+        self.attention = attention
         # [x; valence; scope; signed valence] (+ [overridden; valence * overridden] with clauses)
         in_units = embed_size + ((5 if clauses else 3) if token_features else 0)
         with self.name_scope():
@@ -179,8 +205,11 @@ class RelationAttentionEncoder(HybridBlock):
             # Subtracting any per-sentence constant leaves the softmax exact and keeps exp in range.
             scores = F.broadcast_sub(scores, F.max(scores, axis=(1, 2), keepdims=True))
         pair_mask = F.broadcast_mul(mask.expand_dims(axis=2), mask.expand_dims(axis=1))  # (B, T, T)
-        weights = F.exp(scores) * pair_mask
-        attention = F.broadcast_div(weights, F.sum(weights, axis=(1, 2), keepdims=True))  # (B, T, T)
+        if self.attention == "sparsemax":
+            attention = sparsemax_pairs(F, scores, pair_mask)                  # (B, T, T)
+        else:
+            weights = F.exp(scores) * pair_mask
+            attention = F.broadcast_div(weights, F.sum(weights, axis=(1, 2), keepdims=True))  # (B, T, T)
         # features^T . attention as one batched GEMV: 30% faster here (forward + backward) than A . features.
         sentence = F.batch_dot(features.reshape((0, -3, -2)),             # (B, T*T, H)
                                attention.reshape((0, -1, 1)), transpose_a=True)  # (B, T*T, 1) -> (B, H, 1)
@@ -228,7 +257,7 @@ class WordVectorRelationEncoder(RelationAttentionEncoder):
 
     def __init__(self, embed_size, hidden_size, dropout=0.0, relation=True, **options):
         if not relation:  # no pairs: no offsets to weigh, no scores to scale
-            options.update(positions=0, attention_scale=None)
+            options.update(positions=0, attention_scale=None, attention="softmax")
         super().__init__(None, embed_size, hidden_size, dropout, **options)
         self.relation = relation
         if not relation:  # the layers that only pairs use stay unused

@@ -114,6 +114,10 @@ class ModelConfig:
     dropout: float = option(None, f"on the word vectors and the classifier (default: {_by_kind('dropout')})")
     positions: int = option(8, "clip of the word offset j - i the pair network sees; 0: order-blind (article)")
     attention_scale: float = option(8.0, "initial learned inverse temperature of the attention (article: none)")
+    attention: str = option("softmax", "how pair scores become weights: sparsemax gives exact zeros",
+                            choices=["softmax", "sparsemax"])
+    pairs: str = option("all", "minilm: 'words' leaves punctuation out of the pair grid (the encoder still reads "
+                               "it)", choices=["all", "words"])
     lexicon: bool = option(True, "no VADER valence, negation-scope or clause features (implies --no-negation "
                                  "--no-clauses --no-augment-negation)", flag="--no-lexicon")
     negation: bool = option(True, "no learned negation operator on word vectors inside a negation scope")
@@ -127,6 +131,9 @@ class ModelConfig:
             raise ValueError(f"positions must be a non-negative integer, got {self.positions!r}")
         if self.attention_scale is not None and not self.attention_scale > 0:
             raise ValueError(f"attention_scale must be positive or None, got {self.attention_scale!r}")
+        if self.attention not in ("softmax", "sparsemax") or self.pairs not in ("all", "words"):
+            raise ValueError(f"attention must be 'softmax' or 'sparsemax' and pairs 'all' or 'words', got "
+                             f"{self.attention!r} and {self.pairs!r}")
         if self.negation and not self.lexicon:
             raise ValueError("negation needs lexicon=True (the negation scope comes from the lexicon features)")
         if self.clauses and not self.lexicon:
@@ -211,8 +218,36 @@ class DistillationConfig:
                              f"[0, 1], got {self.distil_temperature!r} and {weights!r}")
 
 
+def default_documents(split):
+    """The prepared review sets' and the project's documents' files of one split."""
+    from ..corpora.reviews import review_files
+
+    return review_files(split, ("imdb", "blitzer", "polarity")) + datasets.document_files(split)
+
+
+@dataclass
+class DocumentsConfig:
+    """The document level over the sentences (sentiment.training.documents), trained after them on whole texts."""
+    document_level: bool = option(True, "no document level: texts of several sentences get the hand-set verdict",
+                                  flag="--no-document-level")
+    documents: list = option(None, "files of whole texts: text, label, optionally rating in [-1, 1] (default: with "
+                                   "the fetched data, the prepared review sets and the project's documents)",
+                             nargs="+", metavar="PATH")
+    documents_dev: list = option(None, "dev files of whole texts, which choose the epoch and the mixed thresholds "
+                                       "(default: the same sets' dev splits)", nargs="+", metavar="PATH")
+    document_limit: int = option(2000, "texts read per --documents file (a seeded sample): the time the level takes "
+                                       "grows with it")
+    document_dev_limit: int = option(500, "texts read per --documents-dev file")
+    document_epochs: int = option(12, "epochs of the document level (the best on dev is kept)")
+
+    def __post_init__(self):
+        _positive_ints(self, "document_limit", "document_dev_limit", "document_epochs")
+        if self.documents is not None and self.documents_dev is None:
+            raise ValueError("documents_dev is needed with documents: dev texts choose the document level's epoch")
+
+
 GROUPS = {"data": DataConfig, "words": WordsConfig, "model": ModelConfig, "optimisation": OptimisationConfig,
-          "augmentation": AugmentationConfig, "distillation": DistillationConfig}
+          "augmentation": AugmentationConfig, "distillation": DistillationConfig, "documents": DocumentsConfig}
 GROUP_OF = {f.name: group for group, cls in GROUPS.items() for f in dataclasses.fields(cls)}
 
 
@@ -231,6 +266,9 @@ class TrainConfig:
             setattr(self, group, cls(**{k: v for k, v in options.items() if GROUP_OF[k] == group}))
         self._fill_kind_defaults()
         self._check_across_groups()
+        documents = self.documents
+        if documents.document_level and documents.documents is None and self.data.uses_default_data:
+            documents.documents, documents.documents_dev = default_documents("train"), default_documents("dev")
 
     @property
     def kind(self):
@@ -258,6 +296,8 @@ class TrainConfig:
         if self.distillation.teacher and not self.kind.own_embeddings:
             raise ValueError(f"teacher is for a kind with its own embedding (glove), not {self.words.encoder}: the "
                              f"fast model learns from an encoder bundle")
+        if self.kind.own_embeddings and self.model.pairs != "all":
+            raise ValueError(f"pairs={self.model.pairs!r} is for an encoder kind (minilm), not {self.words.encoder}")
         if self.kind.own_embeddings and self.words.embeddings == "glove" and self.model.embed_size != 50:
             raise ValueError(f"embed_size must be 50 with GloVe 6B 50d embeddings, got {self.model.embed_size}")
 

@@ -13,11 +13,13 @@ import numpy as np
 from ..corpora import datasets
 from ..corpora.embeddings import load_glove
 from ..corpora.labelled import load_labelled, source_name
+from ..corpora.reviews import review_files
 from ..evaluation.metrics import accuracy, expected_calibration_error, macro_f1
 from ..inference import bundle
 from ..inference.device import describe, resolve_device
 from ..inference.predictor import log_softmax
 from . import distil
+from .documents import add_document_level
 from .loop import average_and_calibrate, predict_logits, run_epochs, seed_everything
 from .prepare import evaluation_batches, prepare_data, row_weights
 
@@ -67,6 +69,7 @@ def build(config, prepared, ctx):
                     "classifier_size": model.classifier_size, "dropout": model.dropout,
                     "positions": model.positions, "attention_scale": model.attention_scale,
                     "token_features": model.lexicon, "negation": model.negation, "clauses": model.clauses,
+                    "attention": model.attention,
                     "rating_head": prepared.has_ratings, **config.kind.model_config(config, prepared.encoder_files)}
     bundle_config = {"labels": prepared.labels, "tokenizer": prepared.tokenizer.to_dict(), "model": model_config,
                      "architecture": ARCHITECTURE}
@@ -125,4 +128,15 @@ def fit(config, log=print):
         vocab_json, files = config.kind.bundle_files(prepared, config, folder)
         version = bundle.save(config.out, model.save_parameters, vocab_json, bundle_config, metrics, files)
     log(f"wrote {config.out} (version {version}, mean dev accuracy {best:.4f}, {metrics['train_seconds']}s)")
+    documents = config.documents
+    if documents.document_level and config.data.uses_default_data:
+        missing = [corpus for corpus in ("imdb", "blitzer", "polarity") if not review_files("train", (corpus,))]
+        if missing:
+            log(f"the document level learns without the review sets {missing}: prepare them with `python -m "
+                f"sentiment data --reviews DIR` (README, 'Reviews', says where to get them)")
+    if documents.document_level and documents.documents and not config.distillation.teacher:
+        version, metrics["document_level"] = add_document_level(
+            config.out, documents.documents, documents.documents_dev, config.data.dev or datasets.split_files("dev"),
+            documents.document_limit, documents.document_dev_limit, documents.document_epochs,
+            config.optimisation.seed, config.optimisation.device, log)
     return version, metrics
