@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 MODEL ?= models/default
 FAST ?= models/fast
+# The whole-review archives (README, "Reviews"): verified and split into data/reviews when present.
+REVIEWS ?= ../shared/data/reviews
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: setup browser data model model-fast run test bench tables gpu-kit constraints clean
@@ -25,10 +27,11 @@ $(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt pypro
 	touch $@
 
 data: setup
-	$(PY) -m sentiment data
+	$(PY) -m sentiment data --reviews $(REVIEWS)
 
 $(MODEL)/manifest.json:
 	$(MAKE) setup
+	$(PY) -m sentiment data --reviews $(REVIEWS)
 	$(PY) -m sentiment train --out $(MODEL)
 
 model: setup $(MODEL)/manifest.json
@@ -56,6 +59,7 @@ test: setup browser
 bench: model
 	$(PY) -m bench.quality.accuracy
 	$(PY) -m bench.quality.documents
+	$(PY) -m bench.quality.reviews
 	$(PY) -m bench.speed.model
 	$(PY) -m bench.speed.environment
 	$(PY) -m bench.speed.scoring

@@ -137,7 +137,8 @@ def cmd_document_level(args):
         raise ValueError("--documents-dev is needed with --documents: dev texts choose the epoch and the thresholds")
     add_document_level(args.model, args.documents or default_documents("train"),
                        args.documents_dev or default_documents("dev"), datasets.split_files("dev"), args.limit,
-                       args.dev_limit, args.epochs, device=args.device, log=lambda m: print(m, file=sys.stderr))
+                       args.dev_limit, args.epochs, device=args.device, log=lambda m: print(m, file=sys.stderr),
+                       cache_dir=datasets.DATA_DIR / "cache" / "documents")
 
 
 def cmd_evaluate(args):
@@ -179,5 +180,6 @@ def cmd_score(args):
     return run(args)
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "distil": cmd_train, "document-level": cmd_document_level, "evaluate": cmd_evaluate, "predict": cmd_predict,
+COMMANDS = {"data": cmd_data, "train": cmd_train, "distil": cmd_train, "document-level": cmd_document_level,
+            "evaluate": cmd_evaluate, "predict": cmd_predict,
             "score": cmd_score}

@@ -91,3 +91,15 @@ def test_the_service_and_the_cli_answer_with_the_document_level(document_bundle,
     rules = run_cli("predict", REVIEW, "--model", str(document_bundle), "--verdict", "rules", "--no-attention")
     learned = run_cli("predict", REVIEW, "--model", str(document_bundle), "--no-attention")
     assert '"weight"' in rules.stdout and rules.stdout != learned.stdout
+
+
+def test_the_readings_of_a_set_are_kept_and_read_back_unchanged(document_bundle, tmp_path):
+    from sentiment.training.documents import Encoded, cached
+
+    predictor = Predictor.load(document_bundle, verdict="rules")
+    rows = [(REVIEW, "positive", 0.5), ("the plot is dull .", "negative", None)]
+    first = cached(predictor, rows, "mine", 1.0, tmp_path, "train", 2, 0)
+    again = Encoded.load(next(tmp_path.glob("mine-train-2-0-*.npz")))
+    assert len(again) == 2 and again.sentence_labels == first.sentence_labels and again.source == "mine"
+    assert all(np.array_equal(a, b) for a, b in zip(again.vectors, first.vectors))
+    assert np.isnan(again.ratings[1]) and again.ratings[0] == pytest.approx(0.5)

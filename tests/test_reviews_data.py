@@ -1,7 +1,5 @@
 """The whole-review sets: read from the folder the user names, verified by SHA-256, deduplicated and split."""
 import json
-from pathlib import Path
-
 import pytest
 
 from sentiment.corpora.labelled import DataError

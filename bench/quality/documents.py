@@ -3,7 +3,8 @@
 Documents: Amazon's reviews and NYT's editorial excerpts rebuilt from their sentence ids, split by
 document (data/documents/), each labelled from the mean of its sentences' ratings with the
 sentence band. Systems, side by side on the same documents:
-- the verdict (sentiment.inference.documents.VERDICT) over the model's sentence answers;
+- the bundle's learned document level (sentiment.inference.review), when it has one;
+- the hand-set verdict (sentiment.inference.documents.VERDICT) over the model's sentence answers;
 - the whole text as one sequence (the model clips it at its max length);
 - the plain mean of the sentences' log-probabilities, label by its argmax (PlainMean);
 - Azure's rule on the model's sentence labels (a positive and a negative sentence: mixed);
@@ -33,6 +34,7 @@ from sentiment.evaluation.metrics import pearson, three_way
 from sentiment.inference import documents
 from sentiment.inference.documents import Verdict
 from sentiment.inference.predictor import Predictor
+from sentiment.inference.review import LearnedVerdict
 
 
 # The anchor: every sentence alike, label by the argmax of the mean of the sentences' log-probabilities.
@@ -145,7 +147,9 @@ def main():
     args = parser.parse_args()
     prepare()
     predictor = Predictor.load(args.model)
-    results = {**stamp(), "model": predictor.version, "verdict": vars(documents.VERDICT)}
+    learned = isinstance(predictor.verdict, LearnedVerdict)
+    results = {**stamp(), "model": predictor.version, "verdict": vars(documents.VERDICT),
+               "document_level": predictor.verdict.settings() if learned else None}
     if args.tune:
         dev = read_documents("dev")
         chosen, rows = tune(SentenceReadings(predictor, [d["text"] for d in dev]), dev)
@@ -160,7 +164,8 @@ def main():
         docs = read_documents(split)
         texts = [d["text"] for d in docs]
         readings = SentenceReadings(predictor, texts)
-        systems = {"verdict": readings.verdict(documents.VERDICT),
+        systems = {**({"document level (learned)": readings.verdict(predictor.verdict)} if learned else {}),
+                   "verdict": readings.verdict(documents.VERDICT),
                    "whole text as one sequence": [(label, score) for label, score, _ in whole_text(predictor, texts)],
                    "plain mean of sentence log-probabilities": readings.verdict(PLAIN_MEAN),
                    "Azure's rule on the sentence labels": readings.azure(), "VADER on the whole text": vader(texts)}
@@ -179,6 +184,8 @@ def main():
                                                           for c in BY_DOCUMENT), flush=True)
     print("\ndocument behaviour suite (40 texts per capability)")
     suite_systems = {
+        **({"document level (learned)": lambda texts: [label for label, _ in SentenceReadings(
+            predictor, texts).verdict(predictor.verdict)]} if learned else {}),
         "verdict": lambda texts: [label for label, _ in SentenceReadings(predictor, texts).verdict(documents.VERDICT)],
         "whole text as one sequence": lambda texts: [label for label, _, _ in whole_text(predictor, texts)],
         "plain mean of sentence log-probabilities":

@@ -8,10 +8,12 @@ verdicts are then read from the same sentence answers:
   reviews, say).
 Anchors on the same reviews: TF-IDF + LR trained on the training reviews of imdb, blitzer and polarity (all of them),
 and VADER on the whole text.
-Figures: polar accuracy (p(positive) against p(negative) of the whole text; on scale, its polar reviews), exact accuracy (the label given is
-the review's own: mixed or neutral on a polar review is wrong), and for IMDB the labels given at each star rating.
+Figures: polar accuracy (p(positive) against p(negative) of the whole text; on scale, its polar reviews), exact
+accuracy (the label given is the review's own: mixed or neutral on a polar review is wrong), and for IMDB the labels
+given at each star rating.
 
-    python -m bench.quality.reviews [--model models/default] [--also NAME=BUNDLE] [--heads NAME=BUNDLE] [--imdb 5000]
+    python -m bench.quality.reviews [--model models/default] [--also NAME=BUNDLE] [--heads NAME=BUNDLE]
+                                    [--imdb 5000]
 """
 import argparse
 import json

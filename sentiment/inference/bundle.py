@@ -137,7 +137,7 @@ def verify(path):
     return manifest
 
 
-KNOWN_HEADS = ("document",)  # the optional heads this version answers with
+KNOWN_HEADS = ("document",)  # the optional heads this version answers with (inference.review)
 
 
 def head_files(config):

@@ -32,9 +32,12 @@ class DocumentHead(HybridBlock):
     """forward(vectors (B, S, H), positions (B, S) buckets, mask (B, S) 0/1) -> (logits (B, C), rating (B,),
     attention (B, S)). Padded sentences (mask 0) get weight exactly 0."""
 
-    def __init__(self, hidden_size, num_classes, attention_size=32, classifier_size=64, dropout=0.1, **kwargs):
+    def __init__(self, hidden_size, num_classes, attention_size=32, classifier_size=64, dropout=0.1,
+                 pooling="attention", **kwargs):
         super().__init__(**kwargs)
-        self.num_classes = num_classes
+        if pooling not in ("attention", "mean"):
+            raise ValueError(f"pooling must be 'attention' or 'mean', got {pooling!r}")
+        self.num_classes, self.pooling = num_classes, pooling
         with self.name_scope():
             self.key = nn.Dense(attention_size, flatten=False, in_units=hidden_size)
             self.position = nn.Embedding(POSITION_BUCKETS, attention_size)
@@ -45,6 +48,8 @@ class DocumentHead(HybridBlock):
     def hybrid_forward(self, F, vectors, positions, mask):
         keys = F.tanh(self.key(vectors) + self.position(positions))                  # (B, S, A)
         scores = self.query(keys).reshape((0, 0))                                   # (B, S)
+        if self.pooling == "mean":  # the ablation: every sentence alike
+            scores = scores * 0
         scores = F.broadcast_sub(scores, F.max(scores, axis=1, keepdims=True))
         weights = F.exp(scores) * mask
         attention = F.broadcast_div(weights, F.sum(weights, axis=1, keepdims=True))  # (B, S)
@@ -61,8 +66,9 @@ class DocumentReader:
     NAMES = ("key.weight", "key.bias", "position.weight", "query.weight", "classifier.0.weight", "classifier.0.bias",
              "classifier.2.weight", "classifier.2.bias")
 
-    def __init__(self, params):
+    def __init__(self, params, pooling="attention"):
         """params: {name: array} as NAMES, the head's parameters without their prefix (weights_of)."""
+        self.pooling = pooling
         (self.key_w, self.key_b, self.position, self.query, self.w1, self.b1, self.w2,
          self.b2) = (np.asarray(params[n], np.float64) for n in self.NAMES)
 
@@ -75,7 +81,7 @@ class DocumentReader:
         """(S, H) sentence vectors -> (S,) weights summing to 1."""
         buckets = position_buckets(len(vectors))
         keys = np.tanh(vectors @ self.key_w.T + self.key_b + self.position[buckets])
-        scores = keys @ self.query[0]
+        scores = keys @ self.query[0] * (self.pooling != "mean")
         weights = np.exp(scores - scores.max())
         return weights / weights.sum()
 

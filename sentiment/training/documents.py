@@ -11,10 +11,13 @@ dev accuracy over the sources is kept; then the `mixed` thresholds of the learne
 documents: the largest exact-label accuracy, where a polar review answered mixed is wrong and a neutral document
 answered mixed is right (a balanced text's mean rating is near 0).
 """
+import hashlib
+import json
 import random
 import shutil
 import tempfile
 import time
+from pathlib import Path
 
 import mxnet as mx
 import numpy as np
@@ -39,23 +42,52 @@ def sample(path, limit, seed):
 
 
 class Encoded:
-    """A set of texts as the document head reads them: each text's (S, H) sentence vectors and sentence labels."""
+    """A set of texts as the document head reads them: each text's (S, H) sentence vectors and sentence labels,
+    its label (an index of LABELS) and its rating in [-1, 1] (NaN: none)."""
 
-    def __init__(self, predictor, rows, source, rating_scale=1.0):
+    def __init__(self, vectors, sentence_labels, labels, ratings, source):
+        self.vectors, self.sentence_labels, self.source = vectors, sentence_labels, source
+        self.labels, self.ratings = np.asarray(labels, np.int64), np.asarray(ratings, np.float32)
+        self.sentence_count = sum(len(v) for v in vectors)
+
+    @classmethod
+    def read(cls, predictor, rows, source, rating_scale=1.0):
+        """Every (text, label, rating) row through the predictor's sentence passes (a text of no words is left out)."""
         plans = predictor.preprocess([text for text, _, _ in rows], max_sentences=64, skip_empty=True)
         kept = [(row, plan) for row, plan in zip(rows, plans) if plan is not None]
-        flat = [item for _, plan in kept for item in plan.tokenized]
-        results = predictor.forward_sentences(flat, attention=False)
-        self.vectors, self.sentences, at = [], [], 0
+        results = predictor.forward_sentences([item for _, plan in kept for item in plan.tokenized], attention=False)
+        vectors, sentence_labels, at = [], [], 0
         for _, plan in kept:
             part = results[at:at + len(plan.tokenized)]
             at += len(plan.tokenized)
-            self.vectors.append(np.stack([r["vector"] for r in part]).astype(np.float32))
-            self.sentences.append([{"label": r["label"], "vector": r["vector"]} for r in part])
-        self.labels = np.array([LABELS.index(label) for (_, label, _), _ in kept])
-        self.ratings = np.array([np.nan if r is None else np.clip(r / rating_scale, -1, 1) for (_, _, r), _ in kept],
-                                np.float32)
-        self.source, self.sentence_count = source, len(flat)
+            vectors.append(np.stack([r["vector"] for r in part]).astype(np.float32))
+            sentence_labels.append([r["label"] for r in part])
+        ratings = [np.nan if r is None else np.clip(r / rating_scale, -1, 1) for (_, _, r), _ in kept]
+        return cls(vectors, sentence_labels, [LABELS.index(label) for (_, label, _), _ in kept], ratings, source)
+
+    @property
+    def sentences(self):
+        """Per text, its sentences as the learned verdict reads them: [{"label", "vector"}]."""
+        return [[{"label": label, "vector": v} for label, v in zip(labels, vectors)]
+                for labels, vectors in zip(self.sentence_labels, self.vectors)]
+
+    def subset(self, keep):
+        return Encoded([self.vectors[i] for i in keep], [self.sentence_labels[i] for i in keep], self.labels[keep],
+                       self.ratings[keep], self.source)
+
+    def save(self, path):
+        counts = [len(v) for v in self.vectors]
+        np.savez(path, vectors=np.concatenate(self.vectors), counts=counts, labels=self.labels, ratings=self.ratings,
+                 sentence_labels=np.array([label for labels in self.sentence_labels for label in labels]),
+                 source=self.source)
+
+    @classmethod
+    def load(cls, path):
+        with np.load(path) as saved:
+            ends = np.cumsum(saved["counts"])
+            vectors = np.split(saved["vectors"], ends[:-1])
+            labels = [list(map(str, part)) for part in np.split(saved["sentence_labels"], ends[:-1])]
+            return cls(vectors, labels, saved["labels"], saved["ratings"], str(saved["source"]))
 
     def __len__(self):
         return len(self.labels)
@@ -75,14 +107,14 @@ def batch(encoded, indices, ctx):
 
 
 def fit_head(train, dev, hidden, epochs=12, batch_size=32, lr=2e-3, rating_weight=1.0, seed=0, ctx=mx.cpu(),
-             log=print):
+             log=print, pooling="attention"):
     """A DocumentHead trained on the Encoded sets `train`, the epoch chosen on `dev` (mean accuracy over its sets).
 
     Returns (head, {"epoch", "dev_accuracy", "dev_per_source", "history"}).
     """
     mx.random.seed(seed)
     rng = np.random.default_rng(seed)
-    head = DocumentHead(hidden, len(LABELS))
+    head = DocumentHead(hidden, len(LABELS), pooling=pooling)
     head.initialize(mx.init.Xavier(), ctx=ctx)
     head.hybridize(static_alloc=True)
     trainer = mx.gluon.Trainer(head.collect_params(), "adam", {"learning_rate": lr})
@@ -193,13 +225,7 @@ def choose_thresholds(head, dev, balanced, temperature=1.0, log=print):
 
 def subset(encoded):
     """The texts of several sentences of an Encoded (the ones the learned verdict answers)."""
-    keep = [i for i, v in enumerate(encoded.vectors) if len(v) > 1]
-    out = object.__new__(Encoded)
-    out.vectors = [encoded.vectors[i] for i in keep]
-    out.sentences = [encoded.sentences[i] for i in keep]
-    out.labels, out.ratings = encoded.labels[keep], encoded.ratings[keep]
-    out.source, out.sentence_count = encoded.source, encoded.sentence_count
-    return out
+    return encoded.subset([i for i, v in enumerate(encoded.vectors) if len(v) > 1])
 
 
 def head_entry(head, temperature, mixed, margin, folder):
@@ -220,27 +246,45 @@ def sources(files, limit, seed, rating_scale_of):
     return out
 
 
+def cached(predictor, rows, name, rating_scale, cache, split, limit, seed):
+    """Encoded.read, kept under cache/<source>-<split>-<limit>-<seed>-<hash of the texts>.npz for the next run
+    (bench.quality.document_level reads the same sets)."""
+    if cache is None:
+        return Encoded.read(predictor, rows, name, rating_scale)
+    digest = hashlib.sha256(json.dumps([rows, rating_scale]).encode()).hexdigest()[:12]
+    path = Path(cache) / f"{name}-{split}-{limit}-{seed}-{digest}.npz"
+    if path.exists():
+        return Encoded.load(path)
+    encoded = Encoded.read(predictor, rows, name, rating_scale)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoded.save(str(path) + ".tmp.npz")
+    Path(str(path) + ".tmp.npz").replace(path)
+    return encoded
+
+
 def add_document_level(bundle_path, train_files, dev_files, sentence_dev_files, limit=2000, dev_limit=500, epochs=12,
-                       seed=0, device=None, log=print):
+                       seed=0, device=None, log=print, cache_dir=None):
     """Train the document level on the bundle at bundle_path (its sentence model frozen) and write the bundle
     again with it; returns (version, metrics of the document level).
 
     train_files, dev_files: labelled files of whole texts (text, label, and optionally rating in [-1, 1]; the
     project's documents rate on -4..+4); each is sampled to at most limit (dev_limit) texts, seeded.
     sentence_dev_files: rated sentences (-4..+4) from which balanced_texts makes the mixed dev texts.
+    cache_dir: where the sentence model's readings of the texts are kept, by its version (None: nowhere).
     """
     from ..inference import bundle
     from ..inference.predictor import Predictor
 
     started = time.time()
     predictor = Predictor.load(bundle_path, device=device, verdict="rules")
+    cache = Path(cache_dir) / predictor.version if cache_dir else None
     scale = lambda path: 4.0 if "/documents/" in str(path).replace("\\", "/") else 1.0  # noqa: E731
     encoded = {}
     for split, files, cap in (("train", train_files, limit), ("dev", dev_files, dev_limit)):
         encoded[split] = []
         for name, rows, rating_scale in sources(files, cap, seed, scale):
             begun = time.time()
-            encoded[split].append(Encoded(predictor, rows, name, rating_scale))
+            encoded[split].append(cached(predictor, rows, name, rating_scale, cache, split, cap, seed))
             log(f"document level: read {len(rows)} {split} texts of {name} ({encoded[split][-1].sentence_count} "
                 f"sentences, {time.time() - begun:.0f}s)")
     if not encoded["train"] or not encoded["dev"]:
@@ -248,13 +292,14 @@ def add_document_level(bundle_path, train_files, dev_files, sentence_dev_files, 
     head, figures = fit_head(encoded["train"], encoded["dev"], predictor.model.encoder.pair_out._units,
                              epochs=epochs, seed=seed, ctx=predictor.ctx, log=log)
     rows = balanced_texts(sentence_dev_files, seed=seed)
-    balanced = Encoded(predictor, rows, "balanced") if rows else None
+    balanced = Encoded.read(predictor, rows, "balanced") if rows else None
     temperature = fit_temperature(*map(np.concatenate, zip(*[(outputs(head, e, predictor.ctx)[0], e.labels)
                                                               for e in encoded["dev"]])))
     mixed, margin = choose_thresholds(head, encoded["dev"], balanced, temperature, log)
     metrics = dict(predictor.metrics)
     metrics["document_level"] = {
-        **figures, "temperature": round(float(temperature), 4), "mixed": mixed, "margin": margin, "train_seconds": round(time.time() - started, 1),
+        **figures, "temperature": round(float(temperature), 4), "mixed": mixed, "margin": margin,
+        "train_seconds": round(time.time() - started, 1),
         "data": {e.source: {"texts": len(e), "sentences": e.sentence_count} for e in encoded["train"]},
         "dev": {e.source: {"texts": len(e), "sentences": e.sentence_count} for e in encoded["dev"]}}
     metrics["train_seconds"] = round(metrics.get("train_seconds", 0) + time.time() - started, 1)
