@@ -96,8 +96,49 @@ def serving():
                     provenance(results))
 
 
+def reviews():
+    """Whole reviews no one here wrote: polar / exact accuracy per test set, scale's r (bench/quality/reviews.py)."""
+    results = read("reviews.json")
+    sets = list(results["sets"])
+    rows = []
+    for name, row in results["systems"].items():
+        cells = [f"{row[k]['polar']['value']:.1%} / {row[k]['exact']['value']:.1%}" for k in sets if k != "scale"]
+        rows.append([name, *cells, f"{row['scale']['score_r']:.3f}" if "score_r" in row.get("scale", {}) else ""])
+    imdb = results["sets"].get("imdb", 0)
+    interval = next(iter(results["systems"].values()))["imdb"]["polar"]["ci95"] if imdb else 0
+    return markdown(["system", *(f"{k} ({results['sets'][k]})" for k in sets if k != "scale"),
+                     f"scale ({results['sets'].get('scale', 0)}): r"], rows,
+                    f"Polar / exact accuracy; IMDB is a seeded sample of its test split (95% interval about "
+                    f"±{interval:.1%}). " + provenance(results))
+
+
+def stars():
+    """IMDB test by the reviewer's stars: polar accuracy and the labels given (bench/quality/reviews.py)."""
+    results = read("reviews.json")
+    rows = []
+    for name, row in list(results["systems"].items())[:2]:
+        for star, cell in row["imdb_by_stars"].items():
+            said = ", ".join(f"{k} {cell.get(k, 0)}" for k in ("negative", "neutral", "mixed", "positive"))
+            rows.append([name, star, cell["n"], f"{cell['polar']:.1%}", said])
+    return markdown(["system", "stars", "reviews", "polar", "labels given"], rows, provenance(results))
+
+
+def pairs():
+    """Top pairs that hold punctuation, how focused the attention is, and faithfulness (bench/quality/pairs.py)."""
+    results = read("pairs.json")
+    rows = [[name, f"{r['top5_punctuation']:.1%}", f"{r['top5_punctuation_or_stop_pair']:.1%}",
+             f"{r['top1_punctuation']:.1%}", f"{r['top10pct_attention_median']:.1%}", f"{r['entropy_ratio_median']:.3f}",
+             f"{r['zero_attention_share']:.1%}", " / ".join(f"{r[f'comprehensiveness@{k}']:.3f}" for k in (1, 2, 3))]
+            for name, r in results["systems"].items()]
+    sentences = next(iter(results["systems"].values()))["sentences"]
+    return markdown(["model", "top-5 pairs with punctuation", "... or two stop words", "top pair with punctuation",
+                     "attention on the top 10% of pairs (median)", "entropy / uniform (median)", "exact zeros",
+                     "comprehensiveness k=1/2/3"], rows,
+                    f"{sentences} movie and Amazon test sentences. " + provenance(results))
+
+
 TABLES = {"sentences": sentences, "polar": polar, "calibration": calibration, "documents": documents,
-          "serving": serving}
+          "serving": serving, "reviews": reviews, "stars": stars, "pairs": pairs}
 BLOCK = re.compile(r"(<!-- table (\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
 
