@@ -10,7 +10,7 @@ DEFAULT_MODEL = "models/default"
 # Without the lexicon: the negation operator, clause flags and counterfactuals are built on it.
 NO_LEXICON = dict(lexicon=False, negation=False, clauses=False, augment_negation=False)
 # The article's structure (Kim 2018): no word order, attention scores squashed to (0.27, 0.73), no lexicon.
-ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, **NO_LEXICON)
+ARTICLE_STRUCTURE = dict(positions=0, attention_scale=None, attention="softmax", pairs="all", **NO_LEXICON)
 
 
 def _train_parser(sub, command="train"):

@@ -135,6 +135,7 @@ def register_routes(app):
     @app.get("/model")
     def model():
         p = predictor_or_503()
+        learned = hasattr(p.verdict, "explain")
         return json_response({
             "version": p.version, "labels": p.labels, "encoder": p.kind.name,
             "max_length": p.tokenizer.max_len, "device": p.device,
@@ -143,6 +144,7 @@ def register_routes(app):
                                                        "glove_coverage", "train_config")},
             "metrics": {k: p.metrics.get(k) for k in ("dev_accuracy", "dev_per_source", "test_per_source", "best_epoch",
                                                       "history")},
+            **({"document_level": p.metrics.get("document_level")} if learned else {}),
         })
 
     @app.post("/predict")

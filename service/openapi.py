@@ -89,7 +89,10 @@ def spec():
                                 "description": "where the word vectors come from: the pretrained MiniLM encoder "
                                                "(accurate) or GloVe embeddings (fast)"},
                     "max_length": {"type": "integer"}, "device": {"type": "string"}, "path": {"type": "string"},
-                    "config": {"type": "object"}, "training": {"type": "object"}, "metrics": {"type": "object"}}}),
+                    "config": {"type": "object"}, "training": {"type": "object"}, "metrics": {"type": "object"},
+                    "document_level": {"type": "object",
+                                       "description": "the learned document level's training figures and data "
+                                                      "(absent for a bundle without one)"}}}),
                 **_errors(503),
             }}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {

@@ -83,18 +83,20 @@ def test_the_service_and_the_cli_answer_with_the_document_level(document_bundle,
     try:
         body = requests.post(gunicorn.url + "/predict", json={"text": REVIEW, "contributions": True}, timeout=30).json()
         spec = requests.get(gunicorn.url + "/openapi.json", timeout=30).json()
+        info = requests.get(gunicorn.url + "/model", timeout=30).json()
     finally:
         gunicorn.stop()
     assert body["contribution_bias"] is not None and all("share" in s for s in body["sentences"])
     assert any("sentence" in p for p in body["top_pairs"])
     assert "share" in spec["components"]["schemas"]["Sentence"]["properties"]
+    assert info["document_level"]["data"] and info["config"]["heads"]["document"]["file"] == "document.params"
     rules = run_cli("predict", REVIEW, "--model", str(document_bundle), "--verdict", "rules", "--no-attention")
     learned = run_cli("predict", REVIEW, "--model", str(document_bundle), "--no-attention")
     assert '"weight"' in rules.stdout and rules.stdout != learned.stdout
 
 
 def test_the_readings_of_a_set_are_kept_and_read_back_unchanged(document_bundle, tmp_path):
-    from sentiment.training.documents import Encoded, cached
+    from sentiment.training.readings import Encoded, cached
 
     predictor = Predictor.load(document_bundle, verdict="rules")
     rows = [(REVIEW, "positive", 0.5), ("the plot is dull .", "negative", None)]

@@ -5,7 +5,7 @@ shared with training); each variant of the head then trains in seconds over them
 - reviews + documents: the default (imdb, blitzer and polarity train, up to --limit each, and the project's
   Amazon and NYT documents);
 - documents only: without the review sets;
-- fewer reviews: --small per review set;
+- fewer reviews: the first --small of each review set's (random) sample;
 - mean pooling: every sentence alike instead of the learned attention over sentences;
 Figures per dev set: the head's accuracy (its argmax, three classes), polar accuracy and exact-label accuracy on
 the texts of several sentences (mixed thresholds chosen as in training). The hand-set verdict is measured beside
@@ -25,6 +25,7 @@ from sentiment.inference.predictor import Predictor
 from sentiment.inference.review import LearnedVerdict
 from sentiment.model.document import DocumentReader
 from sentiment.training import documents as level
+from sentiment.training import readings
 from sentiment.training.config import default_documents
 
 
@@ -45,16 +46,15 @@ def main():
     parser.add_argument("--json", default="bench/results/document_level.json")
     args = parser.parse_args()
     predictor = Predictor.load(args.model, verdict="rules")
-    cache = datasets.DATA_DIR / "cache" / "documents" / predictor.version
+    cache = datasets.DATA_DIR / "cache" / "documents" / readings.sentence_model_key(args.model)
     scale = lambda path: 4.0 if "/documents/" in path else 1.0  # noqa: E731
 
     def read(files, split, limit):
-        return [level.cached(predictor, rows, name, rating_scale, cache, split, limit, 0)
-                for name, rows, rating_scale in level.sources(files, limit, 0, scale)]
+        return [readings.cached(predictor, rows, name, rating_scale, cache, split, limit, 0)
+                for name, rows, rating_scale in readings.sources(files, limit, 0, scale)]
 
     train, dev = read(default_documents("train"), "train", args.limit), read(default_documents("dev"), "dev", 500)
-    small = read(default_documents("train")[:3], "train", args.small) + [e for e in train if e.source in
-                                                                           ("amazon", "nyt")]
+    small = [e if e.source in ("amazon", "nyt") else e.subset(list(range(min(args.small, len(e))))) for e in train]
     hidden = predictor.model.encoder.pair_out._units
     variants = {"reviews + documents (attention over sentences)": (train, "attention"),
                 "documents only": ([e for e in train if e.source in ("amazon", "nyt")], "attention"),

@@ -114,10 +114,12 @@ class ModelConfig:
     dropout: float = option(None, f"on the word vectors and the classifier (default: {_by_kind('dropout')})")
     positions: int = option(8, "clip of the word offset j - i the pair network sees; 0: order-blind (article)")
     attention_scale: float = option(8.0, "initial learned inverse temperature of the attention (article: none)")
-    attention: str = option("softmax", "how pair scores become weights: sparsemax gives exact zeros",
+    attention: str = option(None, "how pair scores become weights: sparsemax gives exact zeros, softmax (the "
+                                  "article's) none (default: sparsemax for minilm, softmax for glove)",
                             choices=["softmax", "sparsemax"])
-    pairs: str = option("all", "minilm: 'words' leaves punctuation out of the pair grid (the encoder still reads "
-                               "it)", choices=["all", "words"])
+    pairs: str = option(None, "minilm: 'words' leaves punctuation out of the pair grid, the encoder still reading "
+                              "it; 'all' pairs every token (default: words for minilm; glove pairs all)",
+                        choices=["all", "words"])
     lexicon: bool = option(True, "no VADER valence, negation-scope or clause features (implies --no-negation "
                                  "--no-clauses --no-augment-negation)", flag="--no-lexicon")
     negation: bool = option(True, "no learned negation operator on word vectors inside a negation scope")
@@ -131,7 +133,7 @@ class ModelConfig:
             raise ValueError(f"positions must be a non-negative integer, got {self.positions!r}")
         if self.attention_scale is not None and not self.attention_scale > 0:
             raise ValueError(f"attention_scale must be positive or None, got {self.attention_scale!r}")
-        if self.attention not in ("softmax", "sparsemax") or self.pairs not in ("all", "words"):
+        if self.attention not in (None, "softmax", "sparsemax") or self.pairs not in (None, "all", "words"):
             raise ValueError(f"attention must be 'softmax' or 'sparsemax' and pairs 'all' or 'words', got "
                              f"{self.attention!r} and {self.pairs!r}")
         if self.negation and not self.lexicon:
@@ -285,6 +287,11 @@ class TrainConfig:
             self.model.dropout = recipe.dropout
         if self.augmentation.counterfactual_weight is None:
             self.augmentation.counterfactual_weight = recipe.counterfactual_weight
+        own = self.kind.own_embeddings  # measured for the encoder only (bench/README.md): GloVe keeps the article's
+        if self.model.attention is None:
+            self.model.attention = "softmax" if own else "sparsemax"
+        if self.model.pairs is None:
+            self.model.pairs = "all" if own else "words"
 
     def _check_across_groups(self):
         if not 0 <= self.model.dropout < 1:
@@ -296,8 +303,9 @@ class TrainConfig:
         if self.distillation.teacher and not self.kind.own_embeddings:
             raise ValueError(f"teacher is for a kind with its own embedding (glove), not {self.words.encoder}: the "
                              f"fast model learns from an encoder bundle")
-        if self.kind.own_embeddings and self.model.pairs != "all":
-            raise ValueError(f"pairs={self.model.pairs!r} is for an encoder kind (minilm), not {self.words.encoder}")
+        if self.kind.own_embeddings and self.model.pairs == "words":
+            raise ValueError(f"pairs='words' is for an encoder kind (minilm), not {self.words.encoder}: it needs an "
+                             f"encoder that reads the punctuation in context")
         if self.kind.own_embeddings and self.words.embeddings == "glove" and self.model.embed_size != 50:
             raise ValueError(f"embed_size must be 50 with GloVe 6B 50d embeddings, got {self.model.embed_size}")
 

@@ -1,19 +1,17 @@
 """Training the document level on whole reviews, over the sentence model's frozen answers.
 
-The sentence model reads every training review once (its sentences' pooled vectors are cached in memory); the
-document head (sentiment.model.document) then learns, in seconds per epoch, from:
+The sentence model reads every training text once (sentiment.training.readings, kept on disk); the document head
+(sentiment.model.document) then learns, in seconds per epoch, from:
 - whole reviews with their authors' labels and ratings (data/reviews, `sentiment data --reviews DIR`, or the
   user's own files of whole texts);
 - the project's documents (Amazon reviews and NYT excerpts rebuilt from rated sentences), which alone hold
   neutral texts.
 Each source weighs ~ its share ** -0.5 in the loss, as the sentence model's files do. The epoch with the best mean
-dev accuracy over the sources is kept; then the `mixed` thresholds of the learned verdict are chosen on the same dev
-documents: the largest exact-label accuracy, where a polar review answered mixed is wrong and a neutral document
-answered mixed is right (a balanced text's mean rating is near 0).
+dev accuracy over the sources is kept, and a softmax temperature is fitted on dev. Then the `mixed` thresholds of
+the learned verdict are chosen on the same dev texts: the best mean of each set's exact-label accuracy (a polar
+review answered mixed is wrong, a neutral document answered mixed is right: a balanced text's mean rating is near 0)
+and the share of balanced texts (a clearly positive and a clearly negative dev sentence) answered mixed.
 """
-import hashlib
-import json
-import random
 import shutil
 import tempfile
 import time
@@ -22,75 +20,12 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-from ..corpora.labelled import load_labelled, source_name
 from ..evaluation.metrics import fit_temperature
 from ..inference.review import HEAD, LearnedVerdict
 from ..model.document import DocumentHead, DocumentReader, position_buckets
+from .readings import LABELS, Encoded, balanced_texts, cached, sentence_model_key, sources
 
-LABELS = ("negative", "neutral", "positive")
 FILE = "document.params"
-
-
-def sample(path, limit, seed):
-    """Up to `limit` rows of a labelled file of whole texts (text, label, rating or None), a seeded sample."""
-    labelled = load_labelled(path, rating_field="rating", report=lambda message: None)
-    rows = [(t, label, r) for t, label, r in zip(labelled.texts, labelled.labels, labelled.ratings)
-            if label in LABELS]
-    if limit and len(rows) > limit:
-        rows = random.Random(f"{seed}:{source_name(path)}").sample(rows, limit)
-    return rows
-
-
-class Encoded:
-    """A set of texts as the document head reads them: each text's (S, H) sentence vectors and sentence labels,
-    its label (an index of LABELS) and its rating in [-1, 1] (NaN: none)."""
-
-    def __init__(self, vectors, sentence_labels, labels, ratings, source):
-        self.vectors, self.sentence_labels, self.source = vectors, sentence_labels, source
-        self.labels, self.ratings = np.asarray(labels, np.int64), np.asarray(ratings, np.float32)
-        self.sentence_count = sum(len(v) for v in vectors)
-
-    @classmethod
-    def read(cls, predictor, rows, source, rating_scale=1.0):
-        """Every (text, label, rating) row through the predictor's sentence passes (a text of no words is left out)."""
-        plans = predictor.preprocess([text for text, _, _ in rows], max_sentences=64, skip_empty=True)
-        kept = [(row, plan) for row, plan in zip(rows, plans) if plan is not None]
-        results = predictor.forward_sentences([item for _, plan in kept for item in plan.tokenized], attention=False)
-        vectors, sentence_labels, at = [], [], 0
-        for _, plan in kept:
-            part = results[at:at + len(plan.tokenized)]
-            at += len(plan.tokenized)
-            vectors.append(np.stack([r["vector"] for r in part]).astype(np.float32))
-            sentence_labels.append([r["label"] for r in part])
-        ratings = [np.nan if r is None else np.clip(r / rating_scale, -1, 1) for (_, _, r), _ in kept]
-        return cls(vectors, sentence_labels, [LABELS.index(label) for (_, label, _), _ in kept], ratings, source)
-
-    @property
-    def sentences(self):
-        """Per text, its sentences as the learned verdict reads them: [{"label", "vector"}]."""
-        return [[{"label": label, "vector": v} for label, v in zip(labels, vectors)]
-                for labels, vectors in zip(self.sentence_labels, self.vectors)]
-
-    def subset(self, keep):
-        return Encoded([self.vectors[i] for i in keep], [self.sentence_labels[i] for i in keep], self.labels[keep],
-                       self.ratings[keep], self.source)
-
-    def save(self, path):
-        counts = [len(v) for v in self.vectors]
-        np.savez(path, vectors=np.concatenate(self.vectors), counts=counts, labels=self.labels, ratings=self.ratings,
-                 sentence_labels=np.array([label for labels in self.sentence_labels for label in labels]),
-                 source=self.source)
-
-    @classmethod
-    def load(cls, path):
-        with np.load(path) as saved:
-            ends = np.cumsum(saved["counts"])
-            vectors = np.split(saved["vectors"], ends[:-1])
-            labels = [list(map(str, part)) for part in np.split(saved["sentence_labels"], ends[:-1])]
-            return cls(vectors, labels, saved["labels"], saved["ratings"], str(saved["source"]))
-
-    def __len__(self):
-        return len(self.labels)
 
 
 def batch(encoded, indices, ctx):
@@ -186,19 +121,6 @@ def exact_accuracy(verdict, encoded):
     return right / max(len(encoded), 1)
 
 
-def balanced_texts(paths, count=100, seed=0):
-    """Texts that are mixed by construction: a clearly positive and a clearly negative dev sentence (mean rating at
-    least 2 away from 0 on -4..+4), joined in either order. None of the review sets holds mixed texts."""
-    rows = [(t, r) for path in paths for t, _, r in sample(path, 0, seed) if r is not None and abs(r) >= 2.0]
-    good = [t.strip() for t, r in rows if r > 0 and t.strip()[-1:] in ".!?"]
-    bad = [t.strip() for t, r in rows if r < 0 and t.strip()[-1:] in ".!?"]
-    if not good or not bad:
-        return []
-    rng = random.Random(seed)
-    pairs = [(rng.choice(good), rng.choice(bad)) for _ in range(count)]
-    return [(f"{a} {b}" if k % 2 else f"{b} {a}", "neutral", None) for k, (a, b) in enumerate(pairs)]
-
-
 def mixed_rate(verdict, encoded):
     """Share of an Encoded's texts that the verdict answers mixed."""
     return float(np.mean([verdict(s, None, LABELS)[0] == "mixed" for s in encoded.sentences]))
@@ -236,32 +158,6 @@ def head_entry(head, temperature, mixed, margin, folder):
     return {HEAD: {"file": FILE, **verdict.settings()}}, {FILE: path}
 
 
-def sources(files, limit, seed, rating_scale_of):
-    """[(source name, rows)] of the files that exist and hold rows."""
-    out = []
-    for path in files:
-        rows = sample(path, limit, seed)
-        if rows:
-            out.append((source_name(path), rows, rating_scale_of(path)))
-    return out
-
-
-def cached(predictor, rows, name, rating_scale, cache, split, limit, seed):
-    """Encoded.read, kept under cache/<source>-<split>-<limit>-<seed>-<hash of the texts>.npz for the next run
-    (bench.quality.document_level reads the same sets)."""
-    if cache is None:
-        return Encoded.read(predictor, rows, name, rating_scale)
-    digest = hashlib.sha256(json.dumps([rows, rating_scale]).encode()).hexdigest()[:12]
-    path = Path(cache) / f"{name}-{split}-{limit}-{seed}-{digest}.npz"
-    if path.exists():
-        return Encoded.load(path)
-    encoded = Encoded.read(predictor, rows, name, rating_scale)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    encoded.save(str(path) + ".tmp.npz")
-    Path(str(path) + ".tmp.npz").replace(path)
-    return encoded
-
-
 def add_document_level(bundle_path, train_files, dev_files, sentence_dev_files, limit=2000, dev_limit=500, epochs=12,
                        seed=0, device=None, log=print, cache_dir=None):
     """Train the document level on the bundle at bundle_path (its sentence model frozen) and write the bundle
@@ -270,14 +166,14 @@ def add_document_level(bundle_path, train_files, dev_files, sentence_dev_files, 
     train_files, dev_files: labelled files of whole texts (text, label, and optionally rating in [-1, 1]; the
     project's documents rate on -4..+4); each is sampled to at most limit (dev_limit) texts, seeded.
     sentence_dev_files: rated sentences (-4..+4) from which balanced_texts makes the mixed dev texts.
-    cache_dir: where the sentence model's readings of the texts are kept, by its version (None: nowhere).
+    cache_dir: where the sentence model's readings of the texts are kept, by sentence_model_key (None: nowhere).
     """
     from ..inference import bundle
     from ..inference.predictor import Predictor
 
     started = time.time()
     predictor = Predictor.load(bundle_path, device=device, verdict="rules")
-    cache = Path(cache_dir) / predictor.version if cache_dir else None
+    cache = Path(cache_dir) / sentence_model_key(bundle_path) if cache_dir else None
     scale = lambda path: 4.0 if "/documents/" in str(path).replace("\\", "/") else 1.0  # noqa: E731
     encoded = {}
     for split, files, cap in (("train", train_files, limit), ("dev", dev_files, dev_limit)):
