@@ -138,7 +138,8 @@ def cmd_document_level(args):
     add_document_level(args.model, args.documents or default_documents("train"),
                        args.documents_dev or default_documents("dev"), datasets.split_files("dev"), args.limit,
                        args.dev_limit, args.epochs, device=args.device, log=lambda m: print(m, file=sys.stderr),
-                       cache_dir=datasets.DATA_DIR / "cache" / "documents")
+                       cache_dir=datasets.DATA_DIR / "cache" / "documents",
+                       sentence_train_files=datasets.split_files("train"))
 
 
 def cmd_evaluate(args):

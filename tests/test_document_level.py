@@ -105,3 +105,18 @@ def test_the_readings_of_a_set_are_kept_and_read_back_unchanged(document_bundle,
     assert len(again) == 2 and again.sentence_labels == first.sentence_labels and again.source == "mine"
     assert all(np.array_equal(a, b) for a, b in zip(again.vectors, first.vectors))
     assert np.isnan(again.ratings[1]) and again.ratings[0] == pytest.approx(0.5)
+
+
+def test_balanced_texts_join_a_clearly_good_and_a_clearly_bad_rated_sentence(tmp_path):
+    from sentiment.training.readings import balanced_texts
+    from tests.helpers import write_jsonl
+
+    rated = write_jsonl(tmp_path / "rated.jsonl", [
+        {"text": "a superb film .", "label": "positive", "rating": 3.0},
+        {"text": "an awful mess .", "label": "negative", "rating": -2.5},
+        {"text": "it was fine .", "label": "neutral", "rating": 0.4},
+        {"text": "quite dull .", "label": "negative", "rating": -1.0}])
+    texts = balanced_texts([str(rated)], count=6, seed=1, rating=0.0)
+    assert {t for t, _, _ in texts} == {"a superb film . an awful mess .", "an awful mess . a superb film ."}
+    assert all(label == "neutral" and rating == 0.0 for _, label, rating in texts)
+    assert balanced_texts([str(rated)], count=6)[0][2] is None

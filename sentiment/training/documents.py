@@ -159,13 +159,14 @@ def head_entry(head, temperature, mixed, margin, folder):
 
 
 def add_document_level(bundle_path, train_files, dev_files, sentence_dev_files, limit=2000, dev_limit=500, epochs=12,
-                       seed=0, device=None, log=print, cache_dir=None):
+                       seed=0, device=None, log=print, cache_dir=None, sentence_train_files=(), balanced=600):
     """Train the document level on the bundle at bundle_path (its sentence model frozen) and write the bundle
     again with it; returns (version, metrics of the document level).
 
     train_files, dev_files: labelled files of whole texts (text, label, and optionally rating in [-1, 1]; the
     project's documents rate on -4..+4); each is sampled to at most limit (dev_limit) texts, seeded.
-    sentence_dev_files: rated sentences (-4..+4) from which balanced_texts makes the mixed dev texts.
+    sentence_dev_files, sentence_train_files: rated sentences (-4..+4) from which balanced_texts makes the mixed dev
+    texts, and `balanced` more for training (neutral, rating 0: a balanced text's mean rating is near 0).
     cache_dir: where the sentence model's readings of the texts are kept, by sentence_model_key (None: nowhere).
     """
     from ..inference import bundle
@@ -185,6 +186,9 @@ def add_document_level(bundle_path, train_files, dev_files, sentence_dev_files, 
                 f"sentences, {time.time() - begun:.0f}s)")
     if not encoded["train"] or not encoded["dev"]:
         raise ValueError("the document level needs training and dev texts: none of the files held any")
+    rows = balanced_texts(sentence_train_files, count=balanced, seed=seed, rating=0.0) if balanced else []
+    if rows:
+        encoded["train"].append(Encoded.read(predictor, rows, "balanced texts"))
     head, figures = fit_head(encoded["train"], encoded["dev"], predictor.model.encoder.pair_out._units,
                              epochs=epochs, seed=seed, ctx=predictor.ctx, log=log)
     rows = balanced_texts(sentence_dev_files, seed=seed)

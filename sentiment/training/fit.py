@@ -138,5 +138,6 @@ def fit(config, log=print):
         version, metrics["document_level"] = add_document_level(
             config.out, documents.documents, documents.documents_dev, config.data.dev or datasets.split_files("dev"),
             documents.document_limit, documents.document_dev_limit, documents.document_epochs,
-            config.optimisation.seed, config.optimisation.device, log, datasets.DATA_DIR / "cache" / "documents")
+            config.optimisation.seed, config.optimisation.device, log, datasets.DATA_DIR / "cache" / "documents",
+            config.data.data)
     return version, metrics

@@ -80,9 +80,10 @@ class Encoded:
         return len(self.labels)
 
 
-def balanced_texts(paths, count=100, seed=0):
-    """Texts that are mixed by construction: a clearly positive and a clearly negative dev sentence (mean rating at
-    least 2 away from 0 on -4..+4), joined in either order. None of the review sets holds mixed texts."""
+def balanced_texts(paths, count=100, seed=0, rating=None):
+    """Texts that are mixed by construction, labelled neutral (with this rating): a clearly positive and a clearly
+    negative rated sentence (mean rating at least 2 away from 0 on -4..+4), joined in either order. None of the
+    review sets holds mixed texts."""
     rows = [(t, r) for path in paths for t, _, r in sample(path, 0, seed) if r is not None and abs(r) >= 2.0]
     good = [t.strip() for t, r in rows if r > 0 and t.strip()[-1:] in ".!?"]
     bad = [t.strip() for t, r in rows if r < 0 and t.strip()[-1:] in ".!?"]
@@ -90,7 +91,7 @@ def balanced_texts(paths, count=100, seed=0):
         return []
     rng = random.Random(seed)
     pairs = [(rng.choice(good), rng.choice(bad)) for _ in range(count)]
-    return [(f"{a} {b}" if k % 2 else f"{b} {a}", "neutral", None) for k, (a, b) in enumerate(pairs)]
+    return [(f"{a} {b}" if k % 2 else f"{b} {a}", "neutral", rating) for k, (a, b) in enumerate(pairs)]
 
 
 def sources(files, limit, seed, rating_scale_of):
