@@ -128,7 +128,8 @@ def pairs():
     """Top pairs that hold punctuation, how focused the attention is, and faithfulness (bench/quality/pairs.py)."""
     results = read("pairs.json")
     rows = [[name, f"{r['top5_punctuation']:.1%}", f"{r['top5_punctuation_or_stop_pair']:.1%}",
-             f"{r['top1_punctuation']:.1%}", f"{r['top10pct_attention_median']:.1%}", f"{r['entropy_ratio_median']:.3f}",
+             f"{r['top1_punctuation']:.1%}", f"{r['top10pct_attention_median']:.1%}",
+             f"{r['entropy_ratio_median']:.3f}",
              f"{r['zero_attention_share']:.1%}", " / ".join(f"{r[f'comprehensiveness@{k}']:.3f}" for k in (1, 2, 3))]
             for name, r in results["systems"].items()]
     sentences = next(iter(results["systems"].values()))["sentences"]

@@ -76,6 +76,8 @@ def test_the_learned_verdict_reads_the_last_sentence_and_one_sentence_keeps_its_
     assert predictor.predict(good_last + bad_last) == ["positive", "negative"]
     one = predictor(["what a lovely film ."], Options(contributions=True, top_pairs=2))[0]
     assert one.sentences[0].weight == 1.0 and one.sentences[0].share is None and one.tokens is not None
+    assert (one.label, one.probabilities, one.score) == (one.sentences[0].label, one.sentences[0].probabilities,
+                                                         one.sentences[0].score)
 
 
 def test_the_service_and_the_cli_answer_with_the_document_level(document_bundle, tmp_path):

@@ -159,14 +159,15 @@ def head_entry(head, temperature, mixed, margin, folder):
 
 
 def add_document_level(bundle_path, train_files, dev_files, sentence_dev_files, limit=2000, dev_limit=500, epochs=12,
-                       seed=0, device=None, log=print, cache_dir=None, sentence_train_files=(), balanced=600):
+                       seed=0, device=None, log=print, cache_dir=None, sentence_train_files=(), balanced=0):
     """Train the document level on the bundle at bundle_path (its sentence model frozen) and write the bundle
     again with it; returns (version, metrics of the document level).
 
     train_files, dev_files: labelled files of whole texts (text, label, and optionally rating in [-1, 1]; the
     project's documents rate on -4..+4); each is sampled to at most limit (dev_limit) texts, seeded.
     sentence_dev_files, sentence_train_files: rated sentences (-4..+4) from which balanced_texts makes the mixed dev
-    texts, and `balanced` more for training (neutral, rating 0: a balanced text's mean rating is near 0).
+    texts, and `balanced` more for training (neutral, rating 0). Off by default: on dev they taught the head to call
+    real reviews mixed (bench/README.md, "Mixed texts").
     cache_dir: where the sentence model's readings of the texts are kept, by sentence_model_key (None: nowhere).
     """
     from ..inference import bundle
