@@ -5,7 +5,9 @@
 max_len is read in pieces that fit it. Whatever is cut is flagged `truncated`, on the sentence
 and on the text.
 
-The verdict (Verdict) is a weighted mean of the sentences' scores and probabilities. A sentence
+A bundle with a document level answers a text of several sentences with it (sentiment.inference.review), and
+`document_matrices` adds its exact shares; otherwise, or with verdict="rules", the hand-set verdict does.
+The hand-set verdict (Verdict) is a weighted mean of the sentences' scores and probabilities. A sentence
 can weigh more the later it comes, the more polar it is, and when it opens with a cue that a
 verdict follows ("overall", "in the end", "that said", "but", ...); the dev documents chose all
 three with the default model. A text whose positive and negative sentences both hold a large share
