@@ -47,11 +47,10 @@ def main():
     args = parser.parse_args()
     predictor = Predictor.load(args.model, verdict="rules")
     cache = datasets.DATA_DIR / "cache" / "documents" / readings.sentence_model_key(args.model)
-    scale = lambda path: 4.0 if "/documents/" in path else 1.0  # noqa: E731
 
     def read(files, split, limit):
         return [readings.cached(predictor, rows, name, rating_scale, cache, split, limit, 0)
-                for name, rows, rating_scale in readings.sources(files, limit, 0, scale)]
+                for name, rows, rating_scale in readings.sources(files, limit, 0)]
 
     train, dev = read(default_documents("train"), "train", args.limit), read(default_documents("dev"), "dev", 500)
     small = [e if e.source in ("amazon", "nyt") else e.subset(list(range(min(args.small, len(e))))) for e in train]

@@ -70,13 +70,14 @@ class SentenceReadings:
             self.results.append(flat[at:at + len(p.tokenized)])
             at += len(p.tokenized)
 
+    def answers(self, verdict):
+        """[(label, probabilities, score)] per text."""
+        return [verdict(results, plan.tokenized, self.predictor.labels)[:3]
+                for plan, results in zip(self.plans, self.results)]
+
     def verdict(self, verdict):
         """[(label, score)] per text."""
-        out = []
-        for plan, results in zip(self.plans, self.results):
-            label, _, score, _ = verdict(results, plan.tokenized, self.predictor.labels)
-            out.append((label, score))
-        return out
+        return [(label, score) for label, _, score in self.answers(verdict)]
 
     def azure(self):
         """Azure's rule: any positive and any negative sentence make it mixed; the score is the mean."""

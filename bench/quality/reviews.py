@@ -26,6 +26,7 @@ import mxnet as mx
 import numpy as np
 
 from bench.provenance import stamp
+from bench.quality.documents import SentenceReadings
 from sentiment.corpora.reviews import review_files
 from sentiment.evaluation.baselines import TfidfLogReg, Vader
 from sentiment.evaluation.metrics import pearson
@@ -54,23 +55,6 @@ def test_sets(imdb_limit, limit=None):
         else:
             sets[corpus] = rows
     return sets
-
-
-class Readings:
-    """A model's sentence answers for every review, read once; verdicts are applied to them afterwards."""
-
-    def __init__(self, predictor, texts):
-        self.plans = predictor.preprocess(texts)
-        flat = predictor.forward_sentences([x for p in self.plans for x in p.tokenized], attention=False)
-        self.results, at = [], 0
-        for p in self.plans:
-            self.results.append(flat[at:at + len(p.tokenized)])
-            at += len(p.tokenized)
-        self.labels = predictor.labels
-
-    def answers(self, verdict):
-        """[(label, probabilities, score)] per review."""
-        return [verdict(r, p.tokenized, self.labels)[:3] for r, p in zip(self.results, self.plans)]
 
 
 def figures(answers, rows):
@@ -160,7 +144,7 @@ def main():
         seconds = 0.0
         for set_name, rows in sets.items():
             started = time.perf_counter()
-            readings = Readings(predictor, [r["text"] for r in rows])
+            readings = SentenceReadings(predictor, [r["text"] for r in rows])
             seconds += time.perf_counter() - started
             for label, verdict in verdicts.items():
                 systems.setdefault(label, {})[set_name] = readings.answers(verdict)

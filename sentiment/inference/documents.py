@@ -117,8 +117,7 @@ class Verdict:
     def __call__(self, sentences, tokenized, labels):
         """(label, {label: p}, score, weights) for the sentence answers of one text."""
         if len(sentences) == 1:
-            only = sentences[0]
-            return only["label"], dict(only["probabilities"]), only["score"], [1.0]
+            return one_sentence(sentences[0])
         weights = self.weights(sentences, tokenized)
         probabilities = {k: float(sum(w * s["probabilities"][k] for w, s in zip(weights, sentences))) for k in labels}
         score = weighted_score(sentences, weights)
@@ -134,6 +133,11 @@ class Verdict:
 
 
 VERDICT = Verdict()
+
+
+def one_sentence(only):
+    """The verdict on a text of one sentence, whatever the verdict: that sentence's own answer, all the weight."""
+    return only["label"], dict(only["probabilities"]), only["score"], [1.0]
 
 
 def weighted_score(sentences, weights):

@@ -12,6 +12,7 @@ word pair's share within it, and the bias; the shares and the bias add up to the
 import numpy as np
 
 from ..model.document import DocumentReader
+from .documents import one_sentence
 
 HEAD = "document"
 
@@ -41,9 +42,8 @@ class LearnedVerdict:
         return dict(zip(self.labels, map(float, p))), float(outputs[len(self.labels)]), attention
 
     def __call__(self, sentences, tokenized, labels):
-        if len(sentences) == 1:  # a text of one sentence keeps the sentence model's answer
-            only = sentences[0]
-            return only["label"], dict(only["probabilities"]), only["score"], [1.0]
+        if len(sentences) == 1:
+            return one_sentence(sentences[0])
         probabilities, rating, attention = self.read(sentences)
         return self.label(probabilities, sentences, attention), probabilities, float(np.clip(rating, -1, 1)), \
             [float(a) for a in attention]

@@ -57,16 +57,14 @@ def fit_head(train, dev, hidden, epochs=12, batch_size=32, lr=2e-3, rating_weigh
     total = sum(len(e) for e in train)
     weights = {e.source: (len(e) / total) ** -0.5 for e in train}
     norm = sum(weights[e.source] * len(e) for e in train) / total
-    steps = [(k, order[i:i + batch_size]) for k, e in enumerate(train)
-             for order in [list(range(len(e)))] for i in range(0, len(e), batch_size)]
+    steps = [(k, i) for k, e in enumerate(train) for i in range(0, len(e), batch_size)]  # (set, first position)
     best, history, kept, chosen_epoch = -1.0, [], None, 0
     for epoch in range(1, epochs + 1):
         started, seen, total_loss = time.time(), 0, 0.0
-        for e in train:
-            e.order = rng.permutation(len(e)).tolist()
-        for k, indices in [steps[i] for i in rng.permutation(len(steps))]:
+        orders = [rng.permutation(len(e)) for e in train]
+        for k, first in [steps[i] for i in rng.permutation(len(steps))]:
             e = train[k]
-            chosen = [e.order[i] for i in indices]
+            chosen = orders[k][first:first + batch_size].tolist()
             vectors, positions, mask = batch(e, chosen, ctx)
             labels = mx.nd.array(e.labels[chosen], ctx=ctx)
             ratings = e.ratings[chosen]
@@ -176,11 +174,10 @@ def add_document_level(bundle_path, train_files, dev_files, sentence_dev_files, 
     started = time.time()
     predictor = Predictor.load(bundle_path, device=device, verdict="rules")
     cache = Path(cache_dir) / sentence_model_key(bundle_path) if cache_dir else None
-    scale = lambda path: 4.0 if "/documents/" in str(path).replace("\\", "/") else 1.0  # noqa: E731
     encoded = {}
     for split, files, cap in (("train", train_files, limit), ("dev", dev_files, dev_limit)):
         encoded[split] = []
-        for name, rows, rating_scale in sources(files, cap, seed, scale):
+        for name, rows, rating_scale in sources(files, cap, seed):
             begun = time.time()
             encoded[split].append(cached(predictor, rows, name, rating_scale, cache, split, cap, seed))
             log(f"document level: read {len(rows)} {split} texts of {name} ({encoded[split][-1].sentence_count} "

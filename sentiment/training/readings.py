@@ -94,13 +94,19 @@ def balanced_texts(paths, count=100, seed=0, rating=None):
     return [(f"{a} {b}" if k % 2 else f"{b} {a}", "neutral", rating) for k, (a, b) in enumerate(pairs)]
 
 
-def sources(files, limit, seed, rating_scale_of):
-    """[(source name, rows)] of the files that exist and hold rows."""
+def rating_scale(path):
+    """What a file's ratings are divided by to lie in [-1, 1]: the project's documents (data/documents) keep the
+    raters' -4..+4, the review sets and users' files are already in [-1, 1]."""
+    return 4.0 if Path(path).parent.parent.name == "documents" else 1.0
+
+
+def sources(files, limit, seed):
+    """[(source name, rows, rating scale)] of the files that exist and hold rows."""
     out = []
     for path in files:
         rows = sample(path, limit, seed)
         if rows:
-            out.append((source_name(path), rows, rating_scale_of(path)))
+            out.append((source_name(path), rows, rating_scale(path)))
     return out
 
 
