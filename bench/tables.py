@@ -116,12 +116,14 @@ def stars():
     """IMDB test by the reviewer's stars: polar accuracy and the labels given (bench/quality/reviews.py)."""
     results = read("reviews.json")
     rows = []
-    shown = [n for n in results["systems"] if n.startswith(("default: document level", "earlier default"))]
-    for name, row in ((n, results["systems"][n]) for n in shown):
-        for star, cell in row["imdb_by_stars"].items():
-            said = ", ".join(f"{k} {cell.get(k, 0)}" for k in ("negative", "neutral", "mixed", "positive"))
-            rows.append([name, star, cell["n"], f"{cell['polar']:.1%}", said])
-    return markdown(["system", "stars", "reviews", "polar", "labels given"], rows, provenance(results))
+    name, default = next(iter(results["systems"].items()))
+    earlier = next((row for n, row in results["systems"].items() if n.startswith("earlier default")), None)
+    for star, cell in default["imdb_by_stars"].items():
+        said = ", ".join(f"{k} {cell.get(k, 0)}" for k in ("negative", "neutral", "mixed", "positive"))
+        before = f"{earlier['imdb_by_stars'][star]['polar']:.1%}" if earlier else ""
+        rows.append([star, cell["n"], f"{cell['polar']:.1%}", before, said])
+    return markdown(["stars", "reviews", "polar", "polar, earlier default", "labels given"], rows,
+                    f"{name}. " + provenance(results))
 
 
 def pairs():
