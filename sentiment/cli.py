@@ -46,8 +46,16 @@ def build_parser():
     p.add_argument("--reviews", metavar="DIR", default=os.environ.get("SENTIMENT_REVIEWS"),
                    help="folder holding the whole-review archives (IMDB, Blitzer, Pang & Lee; README, 'Reviews'): "
                         "verified and split into data/reviews (default: $SENTIMENT_REVIEWS)")
+    p.add_argument("--absa", metavar="DIR", default=os.environ.get("SENTIMENT_ABSA"),
+                   help="folder holding the aspect sets (SemEval-2014 restaurants and laptops, Dong et al.'s tweets; "
+                        "README, 'Aspects'): verified and split into data/absa (default: $SENTIMENT_ABSA)")
     _train_parser(sub)
     _train_parser(sub, "distil")
+    p = sub.add_parser("aspect-level", help="(re)train a bundle's aspect heads (target polarity and extraction) on "
+                                            "the prepared aspect sets, its sentence model unchanged")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--device", default=None)
     p = sub.add_parser("document-level", help="(re)train a bundle's document level on whole texts, its sentence "
                                               "model unchanged, and write the bundle again")
     p.add_argument("--model", default=DEFAULT_MODEL)
@@ -74,12 +82,19 @@ def build_parser():
     p.add_argument("--contributions", action="store_true",
                    help="add each word pair's exact signed share of the log-odds, the bias and the top pairs")
     p.add_argument("--top-pairs", type=int, default=5, metavar="K", help="pairs listed with --contributions")
+    p.add_argument("--aspects", nargs="+", metavar="TARGET",
+                   help="answer these targets in each text (every whole-word occurrence), or 'auto' to find them; "
+                        "a JSON list gives character spans: '[{\"start\": 4, \"end\": 10}]'")
     p.add_argument("--plot", metavar="PNG",
                    help="write the first text's attention heatmap (and contribution heatmap) to this PNG; a text of "
                         "several sentences gets one PNG per sentence, numbered (heatmap-1.png, ...)")
     from .scoring.job import add_arguments
 
     add_arguments(sub.add_parser("score", help="score large files offline (streaming, resumable, optional Dask)"))
+    from .scoring.aspect_summary import add_summary_arguments
+
+    add_summary_arguments(sub.add_parser("aspects", help="what many reviews praise and blame: one row per target, "
+                                                         "most praised and most blamed first (optional Dask)"))
     return parser
 
 
@@ -111,6 +126,11 @@ def cmd_data(args):
 
         for name, count in prepare_reviews(args.reviews, force=args.force, report=report).items():
             print(f"reviews/{name}: {count} records")
+    if args.absa:
+        from .corpora.absa import prepare_absa
+
+        for name, count in prepare_absa(args.absa, force=args.force, report=report).items():
+            print(f"absa/{name}: {count} sentences")
     print(f"encoder: {prepare_encoder(report=report)}")
 
 
@@ -142,6 +162,14 @@ def cmd_document_level(args):
                        sentence_train_files=datasets.split_files("train"))
 
 
+def cmd_aspect_level(args):
+    from .corpora import datasets
+    from .training.aspects import add_aspects
+
+    add_aspects(args.model, epochs=args.epochs, device=args.device, log=lambda m: print(m, file=sys.stderr),
+                cache_dir=datasets.DATA_DIR / "cache" / "aspects")
+
+
 def cmd_evaluate(args):
     from .evaluation.metrics import evaluate
     from .inference.predictor import Predictor
@@ -154,6 +182,7 @@ def cmd_evaluate(args):
 
 def cmd_predict(args):
     from .inference.answer import Options
+    from .inference.aspects import AspectError
     from .inference.predictor import Predictor
     from .jsonio import dumps
 
@@ -162,7 +191,11 @@ def cmd_predict(args):
     predictor = Predictor.load(args.model, args.device, args.verdict)
     options = Options(attention=not args.no_attention or bool(args.plot), contributions=args.contributions,
                       top_pairs=args.top_pairs if args.contributions else None)
-    answers = [answer.to_dict() for answer in predictor(args.texts, options)]
+    aspects = aspect_arguments(args.aspects, len(args.texts))
+    try:
+        answers = [answer.to_dict() for answer in predictor(args.texts, options, aspects=aspects)]
+    except AspectError as exc:  # named as the one text's --aspects, without the text's index
+        raise ValueError(exc.describe(single=len(args.texts) == 1).replace("aspects", "--aspects", 1)) from None
     if args.plot:
         from .plot import heatmaps
 
@@ -175,6 +208,30 @@ def cmd_predict(args):
     sys.stdout.buffer.write(dumps(answers[0] if len(answers) == 1 else answers, indent=True) + b"\n")
 
 
+def aspect_arguments(values, count):
+    """--aspects as Predictor takes them: None, True ('auto'), or the same targets for each of count texts."""
+    if not values:
+        return None
+    if values == ["auto"]:
+        return True
+    targets = []
+    for value in values:
+        if value.lstrip().startswith("["):
+            spans = json.loads(value)
+            if not isinstance(spans, list):
+                raise ValueError(f"--aspects: expected a JSON list of spans, got {value!r}")
+            targets += spans
+        else:
+            targets.append(value)
+    return [targets] * count
+
+
+def cmd_aspects(args):
+    from .scoring.aspect_summary import run
+
+    return run(args)
+
+
 def cmd_score(args):
     from .scoring.job import run
 
@@ -182,5 +239,5 @@ def cmd_score(args):
 
 
 COMMANDS = {"data": cmd_data, "train": cmd_train, "distil": cmd_train, "document-level": cmd_document_level,
-            "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "score": cmd_score}
+            "aspect-level": cmd_aspect_level, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "score": cmd_score, "aspects": cmd_aspects}

@@ -5,6 +5,7 @@ import orjson
 from flask import Flask, Response, current_app, request, send_from_directory
 
 from sentiment.inference.answer import Options
+from sentiment.inference.aspects import AspectError
 from sentiment.inference.bundle import BundleError
 from sentiment.inference.predictor import EmptyText, Predictor
 from sentiment.jsonio import dumps
@@ -87,13 +88,24 @@ def parse_options(payload):
     return Options(**flags, top_pairs=top if flags["contributions"] else None)
 
 
+def parse_aspects(payload, single):
+    """The request's "aspects" as Predictor takes them: None, true, or one entry per text."""
+    aspects = payload.get("aspects")
+    if aspects is None or isinstance(aspects, bool):
+        return aspects or None
+    if not isinstance(aspects, list):
+        raise ApiError(400, "bad_request", '"aspects" must be true or a list (of targets; with "texts", one entry '
+                                           'per text)')
+    return [aspects] if single else aspects
+
+
 def parse_request():
-    """(texts, single, options) from a JSON or text/plain body; raises ApiError with the right status."""
+    """(texts, single, options, aspects) from a JSON or text/plain body; raises ApiError with the right status."""
     mimetype = request.mimetype
     body = request.get_data(cache=False)
     if mimetype == "text/plain":
         try:
-            return [body.decode("utf-8")], True, Options()
+            return [body.decode("utf-8")], True, Options(), None
         except UnicodeDecodeError:
             raise ApiError(400, "bad_request", "body is not valid UTF-8") from None
     if mimetype != "application/json":
@@ -111,14 +123,14 @@ def parse_request():
     if "text" in payload:
         if not isinstance(payload["text"], str):
             raise ApiError(400, "bad_request", f'"text" must be a string, got {type(payload["text"]).__name__}')
-        return [payload["text"]], True, options
+        return [payload["text"]], True, options, parse_aspects(payload, True)
     texts = payload["texts"]
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         raise ApiError(400, "bad_request", '"texts" must be a list of strings')
     limit = current_app.config["MAX_TEXTS"]
     if not 1 <= len(texts) <= limit:
         raise ApiError(422, "unprocessable", f'"texts" must hold 1 to {limit} texts, got {len(texts)}')
-    return texts, False, options
+    return texts, False, options, parse_aspects(payload, False)
 
 
 def register_routes(app):
@@ -145,19 +157,22 @@ def register_routes(app):
             "metrics": {k: p.metrics.get(k) for k in ("dev_accuracy", "dev_per_source", "test_per_source", "best_epoch",
                                                       "history")},
             **({"document_level": p.metrics.get("document_level")} if learned else {}),
+            **({"aspects": p.metrics.get("aspects")} if p.aspects is not None else {}),
         })
 
     @app.post("/predict")
     def predict():
         p = predictor_or_503()
-        texts, single, options = parse_request()
+        texts, single, options, aspects = parse_request()
         max_chars = current_app.config["MAX_TEXT_CHARS"]
         try:
             answers = p(texts, options, current_app.extensions["sentences"].forward_sentences, max_chars,
-                        current_app.config["MAX_SENTENCES"])
+                        current_app.config["MAX_SENTENCES"], aspects=aspects)
         except EmptyText as exc:
             where = "text" if single else f"texts[{exc.index}]"
             raise ApiError(422, "unprocessable", f"{where} is empty or has no words") from None
+        except AspectError as exc:
+            raise ApiError(422, "unprocessable", exc.describe(single)) from None
         metrics.BATCH_SIZE.observe(len(texts))
         for answer, text in zip(answers, texts):
             metrics.count_cuts(answer, len(text) > max_chars)

@@ -21,12 +21,12 @@ class MicroBatcher:
         self._thread = None
         self._start_lock = threading.Lock()
 
-    def forward_sentences(self, tokenized, attention=True, contributions=False, timeout=30):
+    def forward_sentences(self, tokenized, attention=True, contributions=False, words=False, timeout=30):
         """Same results as Predictor.forward_sentences, possibly computed in a pass shared with other requests
-        (which may hold matrices this request did not ask for: the answer leaves them out)."""
+        (which may hold matrices or word vectors this request did not ask for: the answer leaves them out)."""
         self._ensure_thread()
         future = Future()
-        self._queue.put((tokenized, attention, contributions, future))
+        self._queue.put((tokenized, attention, contributions, words, future))
         return future.result(timeout)
 
     def _ensure_thread(self):
@@ -58,7 +58,8 @@ class MicroBatcher:
             tokenized = [t for item in items for t in item[0]]
             try:
                 results = self.predictor.forward_sentences(tokenized, attention=any(item[1] for item in items),
-                                                           contributions=any(item[2] for item in items))
+                                                           contributions=any(item[2] for item in items),
+                                                           words=any(item[3] for item in items))
             except Exception as exc:  # every waiting request gets the error, the thread lives on
                 for *_, future in items:
                     future.set_exception(exc)

@@ -12,7 +12,7 @@ _ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _errors(*statuses):
     text = {400: "Bad JSON or wrong types", 413: "Body too large", 415: "Wrong content type",
-            422: "Empty text or too many texts", 503: "Model not loaded", 405: "Method not allowed"}
+            422: "Empty text, too many texts, or aspects that cannot be answered", 503: "Model not loaded", 405: "Method not allowed"}
     return {str(s): {"description": text[s], "content": {"application/json": {"schema": _ERROR}}} for s in statuses}
 
 
@@ -35,6 +35,19 @@ _OPTIONS = {
                                  "\"contributions\": true"},
 }
 
+_TARGETS = {"type": "array", "items": {"oneOf": [
+    {"type": "string", "minLength": 1, "description": "every whole-word, case-insensitive occurrence"},
+    {"type": "object", "required": ["start", "end"], "additionalProperties": False,
+     "properties": {"start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 1}},
+     "description": "a character span of the text, start and end between words"}]}}
+_ASPECTS_ONE = {"description": "true: find the targets; or the targets to answer. A span that is out of range, empty or "
+                               "cuts a word is answered 422; a string that does not occur gets found: false",
+                "oneOf": [{"type": "boolean"}, _TARGETS]}
+_ASPECTS_MANY = {"description": "true: find the targets in every text; or one entry per text (true, false, or its "
+                                "targets)",
+                 "oneOf": [{"type": "boolean"}, {"type": "array", "items": {"oneOf": [{"type": "boolean"}, _TARGETS]}}]}
+_ASPECT = ("One target of the text: where it is, its polarity, and with contributions the word pairs that decided "
+           "it, with their exact shares of its log-odds.")
 _SENTENCE = "One sentence of the text: its offsets, weight in the verdict and own answer."
 _PREDICTION = ("The answer for a whole text, and its sentences. A text of one sentence also carries that sentence's "
                "tokens, attention (and contributions, top_pairs) at the top; a text of several carries them per "
@@ -55,10 +68,10 @@ def spec():
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": {"oneOf": [
                         {"type": "object", "required": ["text"], "not": {"required": ["texts"]},
-                         "properties": {"text": _TEXT, **_OPTIONS}},
+                         "properties": {"text": _TEXT, "aspects": _ASPECTS_ONE, **_OPTIONS}},
                         {"type": "object", "required": ["texts"], "not": {"required": ["text"]},
                          "properties": {"texts": {"type": "array", "items": _TEXT, "minItems": 1, "maxItems": 64},
-                                        **_OPTIONS}},
+                                        "aspects": _ASPECTS_MANY, **_OPTIONS}},
                     ]}},
                     "text/plain": {"schema": _TEXT},
                 }},
@@ -92,7 +105,9 @@ def spec():
                     "config": {"type": "object"}, "training": {"type": "object"}, "metrics": {"type": "object"},
                     "document_level": {"type": "object",
                                        "description": "the learned document level's training figures and data "
-                                                      "(absent for a bundle without one)"}}}),
+                                                      "(absent for a bundle without one)"},
+                    "aspects": {"type": "object", "description": "the aspect heads' training figures (absent for a "
+                                                                 "bundle without them)"}}}),
                 **_errors(503),
             }}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
@@ -108,6 +123,7 @@ def spec():
         "components": {"schemas": {
             "Prediction": schema(answer.TextAnswer, _PREDICTION),
             "Sentence": schema(answer.SentenceAnswer, _SENTENCE),
+            "Aspect": schema(answer.AspectAnswer, _ASPECT),
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["code", "message"],
                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},

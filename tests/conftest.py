@@ -4,9 +4,10 @@ from pathlib import Path
 import pytest
 
 from sentiment.training.config import TrainConfig
+from sentiment.training.aspects import add_aspects
 from sentiment.training.documents import add_document_level
 from sentiment.training.fit import fit
-from tests.helpers import Gunicorn, make_documents, make_reviews, make_tiny_encoder, write_jsonl
+from tests.helpers import Gunicorn, make_documents, make_reviews, make_tiny_encoder, write_absa, write_jsonl
 
 SMALL = dict(encoder="glove", embeddings="random", embed_size=16, hidden_size=16, classifier_size=16, epochs=6,
              batch_size=16, lr=0.01, max_len=24, glove_vocab=0, dropout=0.0, patience=6, progress=False)
@@ -63,4 +64,14 @@ def document_bundle(small_bundle, tmp_path_factory):
     train = write_jsonl(folder / "train.jsonl", make_documents(160, seed=1))
     dev = write_jsonl(folder / "dev.jsonl", make_documents(40, seed=2))
     add_document_level(folder / "model", [str(train)], [str(dev)], [], epochs=6, log=lambda message: None)
+    return folder / "model"
+
+
+@pytest.fixture(scope="session")
+def aspect_bundle(encoder_bundle, tmp_path_factory):
+    """The tiny encoder bundle with aspect heads trained on synthetic aspect sets."""
+    folder = tmp_path_factory.mktemp("aspects")
+    shutil.copytree(Path(encoder_bundle).resolve(), folder / "model")
+    add_aspects(folder / "model", sets=("restaurants", "laptops"), epochs=8, log=lambda message: None,
+                data_dir=write_absa(folder))
     return folder / "model"

@@ -194,3 +194,39 @@ class Load:
     @staticmethod
     def failures(results, after=0.0):
         return [r for r in results if r[0] >= after and r[2] != 200]
+
+
+def make_absa(n, seed):
+    """n synthetic sentences with targets (nouns) whose polarity their own adjective carries; some name two targets
+    of opposite polarity, some one neutral target. Records as sentiment.corpora.absa writes them."""
+    rng = random.Random(seed)
+    rows = []
+    for k in range(n):
+        first, second = rng.sample(NOUNS, 2)
+        kind = rng.choice(("one", "two", "neutral"))
+        good, bad = rng.choice(GOOD), rng.choice(BAD)
+        if kind == "neutral":
+            text, targets = f"i found the {first} from start to finish .", [(first, "neutral")]
+        elif kind == "one":
+            positive = rng.random() < 0.5
+            text, targets = f"the {first} is {good if positive else bad} .", [(first, "positive" if positive
+                                                                            else "negative")]
+        else:
+            text, targets = f"the {first} is {good} and the {second} is {bad} .", [(first, "positive"),
+                                                                                  (second, "negative")]
+        spans = []
+        for target, label in targets:
+            start = text.index(f" {target} ") + 1
+            spans.append({"target": target, "start": start, "end": start + len(target),
+                          "spans": [[start, start + len(target)]], "label": label})
+        rows.append({"id": f"s{seed}-{k}", "text": text, "targets": spans})
+    return rows
+
+
+def write_absa(folder, sets=("restaurants", "laptops"), sizes=(("train", 160), ("dev", 40))):
+    """Synthetic aspect sets under folder/absa/<set>/<split>.jsonl; returns folder (a data_dir)."""
+    for k, name in enumerate(sets):
+        for split, n in sizes:
+            (Path(folder) / "absa" / name).mkdir(parents=True, exist_ok=True)
+            write_jsonl(Path(folder) / "absa" / name / f"{split}.jsonl", make_absa(n, seed=10 * k + len(split)))
+    return folder

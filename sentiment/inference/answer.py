@@ -135,6 +135,32 @@ class TextAnswer(Matrices, _Text):
     sentence's matrices at the top, as a sentence answer always has."""
     sentences: list = described({"type": "array", "items": {"$ref": "#/components/schemas/Sentence"}, "minItems": 1},
                                 "each sentence: offsets, weight in the verdict and its own answer", optional=True)
+    aspects: list = described({"type": "array", "items": {"$ref": "#/components/schemas/Aspect"}},
+                              "with aspects asked for: each target in text order, then the target strings that do "
+                              "not occur", optional=True)
+
+
+@dataclass(kw_only=True)
+class _Aspect:
+    target: str = described({"type": "string"}, "the target as it stands in the text (or as asked, when not found)")
+    found: bool = described({"type": "boolean"}, "false for a target string that does not occur in the text: the "
+                                                 "entry then holds nothing else")
+    start: int = described({"type": "integer", "minimum": 0}, "character offset of the target in the text",
+                           optional=True)
+    end: int = described({"type": "integer", "minimum": 0}, "text[start:end] is the target", optional=True)
+    sentence: int = described({"type": "integer", "minimum": 0}, "the index of the target's sentence in sentences; "
+                              "its matrices index that sentence's tokens", optional=True)
+    label: str = described({"type": "string"}, "the target's polarity: negative, neutral or positive", optional=True)
+    probabilities: dict = described(_PROBABILITIES, "one probability per class", optional=True)
+    score: float = described({"type": "number", "minimum": -1, "maximum": 1},
+                             "p(positive) - p(negative) in [-1, 1]", optional=True)
+
+
+@dataclass(kw_only=True)
+class AspectAnswer(Matrices, _Aspect):
+    """One target of a text: where it is, its polarity, and (on request) the word pairs that decided it, with their
+    exact shares of its log-odds. Its matrices cover its sentence's tokens; only pairs that hold a target word are
+    weighed by the default aspect head."""
 
 
 # The matrices a one-sentence text repeats at the top from its sentence.

@@ -137,16 +137,17 @@ def verify(path):
     return manifest
 
 
-KNOWN_HEADS = ("document",)  # the optional heads this version answers with (inference.review)
+KNOWN_HEADS = ("document", "aspects")  # the optional heads this version answers with (inference.review)
 
 
 def head_files(config):
-    """The weights files of a bundle's optional heads: config["heads"] is {name: {"file": ..., ...}}."""
+    """The weights files of a bundle's optional heads: config["heads"] is {name: {"file": ..., ...}}, and a head with
+    more than one names each in a key ending in "file" ("tagger_file")."""
     heads = config.get("heads", {})
     unknown = sorted(set(heads) - set(KNOWN_HEADS))
     if unknown:
         raise BundleError(f"the bundle has heads {unknown} that this version cannot answer with; update the service")
-    return tuple(head["file"] for head in heads.values())
+    return tuple(value for head in heads.values() for key, value in head.items() if key.endswith("file"))
 
 
 Loaded = collections.namedtuple("Loaded", "manifest config metrics vocab_json weights files")

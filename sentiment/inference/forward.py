@@ -30,7 +30,8 @@ class GraphForward:
         self.decomposition = LogitDecomposition(model)  # same parameters, its own cached graph
         self.decomposition.hybridize(static_alloc=True)
 
-    def __call__(self, tokens, mask, contributions):
+    def __call__(self, tokens, mask, contributions, words=False):
+        no_words(words)
         inputs = mx.nd.array(np.stack([tokens, mask]), ctx=self.ctx)
         if contributions:
             logits, attention, shares, bias = (a.asnumpy() for a in self.decomposition(inputs[0], inputs[1]))
@@ -82,7 +83,8 @@ class ServedForward:
             self.graphs[key] = graph
         return self.graphs[key]
 
-    def __call__(self, tokens, mask, contributions):
+    def __call__(self, tokens, mask, contributions, words=False):
+        no_words(words)
         batch, length = tokens.shape
         packed = self.pack(tokens, mask)
         rows = 1 << (batch - 1).bit_length()
@@ -98,16 +100,23 @@ class ServedForward:
         return unpack(out, self.outputs, self.hidden, length, contributions)
 
 
+def no_words(words):
+    if words:
+        raise ValueError("a model with its own embedding has no encoder states for other heads to read")
+
+
 class Pass(NamedTuple):
     """One forward pass in NumPy. logits (B, C), C counting a rating head's column; attention (B, T, T); with
     contributions, shares (B, T, T, C) and bias (B, C); sentence (B, H), the pooled vectors, and with contributions
-    pair_vectors (B, T, T, H), A_ij g(i, j), from the served passes (None from GraphForward)."""
+    pair_vectors (B, T, T, H), A_ij g(i, j), from the served passes (None from GraphForward); words (B, T, E), the
+    encoder's word vectors, when asked of an encoder model's pass."""
     logits: np.ndarray
     attention: np.ndarray
     shares: Optional[np.ndarray] = None
     bias: Optional[np.ndarray] = None
     sentence: Optional[np.ndarray] = None
     pair_vectors: Optional[np.ndarray] = None
+    words: Optional[np.ndarray] = None
 
 
 def unpack(out, outputs, hidden, length, contributions):
@@ -126,7 +135,8 @@ def unpack(out, outputs, hidden, length, contributions):
 class EncoderForward:
     """The serving pass of an encoder model (model.ServedEncoderGraph): same answers and layout as ServedForward.
 
-    forward(pieces, valid, pool, packed, contributions) with sentiment.inference.inputs.PieceInputs' arrays.
+    forward(pieces, valid, pool, packed, contributions, words=False) with sentiment.inference.inputs.PieceInputs'
+    arrays; words=True also returns the encoder's word vectors (B, T, E) in Pass.words, from the same pass.
     warm_up: such arrays for one short sentence: each graph is built with them at load, not at the first request.
     """
 
@@ -135,12 +145,22 @@ class EncoderForward:
         self.outputs, self.hidden = model.num_classes + model.rating_head, model.encoder.pair_out._units
         self.graphs = {}
         for flag in (False, True):
-            graph = ServedEncoderGraph(model, contributions=flag)
-            graph.hybridize(static_alloc=True)
-            self.graphs[flag] = graph
             self(*warm_up, flag)
 
-    def __call__(self, pieces, valid, pool, packed, contributions):
+    def graph(self, contributions, words):
+        if (contributions, words) not in self.graphs:
+            graph = ServedEncoderGraph(self.model, contributions=contributions, words=words)
+            graph.hybridize(static_alloc=True)
+            self.graphs[contributions, words] = graph
+        return self.graphs[contributions, words]
+
+    def __call__(self, pieces, valid, pool, packed, contributions, words=False):
         inputs = [mx.nd.array(a, ctx=self.ctx) for a in (pieces, valid, pool, packed)]
-        out = self.graphs[contributions](*inputs).asnumpy()
-        return unpack(out, self.outputs, self.hidden, pool.shape[1], contributions)
+        out = self.graph(contributions, words)(*inputs).asnumpy()
+        length = pool.shape[1]
+        if not words:
+            return unpack(out, self.outputs, self.hidden, length, contributions)
+        size = length * self.model.words.units
+        vectors = out[:, out.shape[1] - size:].reshape(out.shape[0], length, -1)
+        return unpack(out[:, :out.shape[1] - size], self.outputs, self.hidden, length, contributions)._replace(
+            words=vectors)

@@ -15,6 +15,7 @@ import threading
 import mxnet as mx
 import numpy as np
 
+from . import aspects as aspect_heads
 from . import bundle, documents, review
 from .answer import Options
 from .device import describe, resolve_device
@@ -26,6 +27,7 @@ MAX_PAIRS = 1 << 15
 # What predict, predict_proba and predict_score read of an answer: the verdict alone.
 VERDICT_ONLY = Options(attention=False, tokens=False, sentences=False)
 VERDICTS = ("learned", "rules")
+ASPECT_LABELS = aspect_heads.LABELS
 
 
 class EmptyText(ValueError):
@@ -43,12 +45,13 @@ class Predictor:
     """
 
     def __init__(self, model, kind, inputs, tokenizer, labels, ctx, version, config, metrics, max_pairs=MAX_PAIRS,
-                 verdict=documents.VERDICT):
+                 verdict=documents.VERDICT, aspects=None):
         """kind: sentiment.inference.kinds; inputs: its sentiment.inference.inputs; verdict: how a text of several
-        sentences is answered from them (the bundle's learned document level, or the hand-set documents.VERDICT)."""
+        sentences is answered from them (the bundle's learned document level, or the hand-set documents.VERDICT);
+        aspects: the bundle's aspect heads (inference.aspects.AspectModel), or None."""
         self.model, self.kind, self.inputs, self.tokenizer = model, kind, inputs, tokenizer
         self.labels, self.ctx, self.version, self.config, self.metrics = list(labels), ctx, version, config, metrics
-        self.max_pairs, self.verdict = max_pairs, verdict
+        self.max_pairs, self.verdict, self.aspects = max_pairs, verdict, aspects
         # Calibration: logits are divided by the temperature fitted on dev (1.0 for bundles without one).
         self.temperature = float(config.get("temperature", 1.0))
         self.vocab = getattr(inputs, "vocab", None)  # a GloVe model's word vocabulary
@@ -72,8 +75,11 @@ class Predictor:
         if entry is not None and verdict == "learned":
             weights = {name: a.asnumpy() for name, a in mx.nd.load(loaded.files[entry["file"]]).items()}
             chosen = review.LearnedVerdict.from_bundle(entry, weights)
+        entry = loaded.config.get("heads", {}).get(aspect_heads.HEAD)
+        aspects = None if entry is None else aspect_heads.AspectModel.from_bundle(
+            entry, loaded.files, model.words.units, aspect_heads.relation_options(loaded.config), ctx)
         return cls(model, kind, inputs, tokenizer, loaded.config["labels"], ctx, loaded.manifest["version"],
-                   loaded.config, loaded.metrics, verdict=chosen)
+                   loaded.config, loaded.metrics, verdict=chosen, aspects=aspects)
 
     @property
     def device(self):
@@ -84,21 +90,36 @@ class Predictor:
         return self.tokenizer(text)
 
     def __call__(self, texts, options=Options(), forward_sentences=None, max_chars=None,
-                 max_sentences=documents.MAX_SENTENCES, skip_empty=False):
+                 max_sentences=documents.MAX_SENTENCES, skip_empty=False, aspects=None):
         """One TextAnswer per text (sentiment.inference.answer).
 
         forward_sentences: the forward step, self.forward_sentences by default (the service's micro-batcher
         passes its own, which shares passes among requests).
         max_chars: texts are clipped to this many characters first (flagged truncated). A text without
         words raises EmptyText; with skip_empty=True its answer is None instead.
+        aspects: True (the targets are found), or one entry per text: True, None, or a list of target strings and
+        {"start", "end"} spans; each answer then holds its `aspects`. Raises AspectError for a malformed entry
+        or a bundle without aspect heads.
         """
+        requests = aspect_heads.requests_per_text(aspects, len(texts) if isinstance(texts, list) else 1)
+        asked = any(r is not None for r in requests)
+        if asked and self.aspects is None:
+            raise aspect_heads.AspectError(f"model {self.version} has no aspect heads: use a bundle trained with them "
+                                           "(python -m sentiment aspect-level)")
         plans = self.preprocess(texts, max_chars, max_sentences, skip_empty)
         planned = [p for p in plans if p is not None]
         flat = [item for p in planned for item in p.tokenized]
-        results = (forward_sentences or self.forward_sentences)(flat, attention=options.attention,
-                                                               contributions=options.needs_contributions)
-        answers = iter(self.postprocess(results, planned, [t for t, p in zip(texts, plans) if p is not None],
-                                        options))
+        forward = forward_sentences or self.forward_sentences
+        results = forward(flat, attention=options.attention, contributions=options.needs_contributions, words=asked)
+        kept = [t for t, p in zip(texts, plans) if p is not None]
+        answers = self.postprocess(results, planned, kept, options)
+        if asked:
+            found = aspect_heads.answer_aspects(self.aspects, kept, planned, results,
+                                                [r for r, p in zip(requests, plans) if p is not None],
+                                                ASPECT_LABELS, options)
+            for answer, targets in zip(answers, found):
+                answer.aspects = targets
+        answers = iter(answers)
         return [None if p is None else next(answers) for p in plans]
 
     def preprocess(self, texts, max_chars=None, max_sentences=documents.MAX_SENTENCES, skip_empty=False):
@@ -151,12 +172,13 @@ class Predictor:
                           top_pairs=top_pairs if contributions else None)
         return [answer.to_dict() for answer in self(texts, options)]
 
-    def forward_sentences(self, tokenized, attention=True, contributions=False):
+    def forward_sentences(self, tokenized, attention=True, contributions=False, words=False):
         """The forward step: one dict per sentence of [(tokens, truncated), ...] (each with a token).
 
         Each: label, probabilities, score, tokens, truncated, unknown_tokens, vector (H,) (the pooled vector, from
         the served passes); attention (T, T) with attention or contributions; contributions (T, T),
-        contribution_bias, runner_up and pair_vectors (T, T, H) with contributions.
+        contribution_bias, runner_up and pair_vectors (T, T, H) with contributions; with words (an encoder model's
+        pass), words (T, E), the encoder's word vectors, and packed (T, 1 + K), the mask and per-word features.
         score is the rating head's reading, clipped to [-1, 1], or p(positive) - p(negative).
         """
         results = [None] * len(tokenized)
@@ -166,7 +188,7 @@ class Predictor:
             ids = [encoded[i] for i in chunk]
             arrays = self.inputs.arrays(ids)
             with self._lock:
-                done = self.forward(*arrays, contributions)
+                done = self.forward(*arrays, contributions, words)
             logits, att, shares, bias = done.logits, done.attention, done.shares, done.bias
             rating = logits[:, classes] if self.model.rating_head else None
             probs = np.exp(log_softmax(logits[:, :classes] / self.temperature))
@@ -184,6 +206,8 @@ class Predictor:
                     result["attention"] = np.ascontiguousarray(att[row, :n, :n])
                 if done.sentence is not None:  # what a document level reads
                     result["vector"] = done.sentence[row]
+                if words:
+                    result["words"], result["packed"] = done.words[row, :n], arrays[-1][row, :n]
                 if done.pair_vectors is not None:
                     result["pair_vectors"] = done.pair_vectors[row, :n, :n]
                 if contributions:

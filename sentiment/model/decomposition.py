@@ -99,14 +99,17 @@ def served_outputs(F, graph, sentence, attention, pair_features, w1, b1, w2, b2)
 class ServedEncoderGraph(LogitDecomposition):
     """The served pass of an EncoderRelationClassifier: its inputs, ServedGraph's one output.
 
-    A view of the trained classifier (its parameters, none added).
+    A view of the trained classifier (its parameters, none added). words=True appends the word vectors (T*E) that
+    the encoder made, for the heads that read them too (aspects): one encoder pass serves both.
     """
 
-    def __init__(self, classifier, contributions=False):
+    def __init__(self, classifier, contributions=False, words=False):
         super().__init__(classifier)
         self.words = classifier.words
-        self.classifier, self.contributions = classifier.classifier, contributions
+        self.classifier, self.contributions, self.emit_words = classifier.classifier, contributions, words
 
     def hybrid_forward(self, F, pieces, valid, pool, packed, w1, b1, w2, b2):
-        sentence, attention, pair_features = self.encoder(self.words(pieces, valid, pool), packed)
-        return served_outputs(F, self, sentence, attention, pair_features, w1, b1, w2, b2)
+        words = self.words(pieces, valid, pool)                          # (B, T, E)
+        sentence, attention, pair_features = self.encoder(words, packed)
+        out = served_outputs(F, self, sentence, attention, pair_features, w1, b1, w2, b2)
+        return F.concat(out, words.reshape((0, -1)), dim=1) if self.emit_words else out

@@ -109,14 +109,15 @@ class RelationAttentionEncoder(HybridBlock):
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, dropout=0.0, positions=0, attention_scale=None,
-                 token_features=False, negation=False, clauses=False, attention="softmax", **kwargs):
+                 token_features=False, negation=False, clauses=False, attention="softmax", extra_features=0,
+                 **kwargs):
         super().__init__(**kwargs)
         if attention not in ("softmax", "sparsemax"):
             raise ValueError(f"attention must be 'softmax' or 'sparsemax', got {attention!r}")
         self.positions, self.token_features, self.negation, self.clauses = positions, token_features, negation, clauses
-        self.attention = attention
-        # [x; valence; scope; signed valence] (+ [overridden; valence * overridden] with clauses)
-        in_units = embed_size + ((5 if clauses else 3) if token_features else 0)
+        self.attention, self.extra_features = attention, extra_features
+        # [x; valence; scope; signed valence] (+ [overridden; valence * overridden] with clauses) [+ extra columns]
+        in_units = embed_size + ((5 if clauses else 3) if token_features else 0) + extra_features
         with self.name_scope():
             if vocab_size is not None:
                 # Row-sparse gradient: Adam updates only the rows a batch uses (training 1.2-1.7x faster).
@@ -173,7 +174,7 @@ class RelationAttentionEncoder(HybridBlock):
     def with_features(self, F, x, features):
         """(B, T, E) word vectors and (B, T, K) precomputed per-token features -> (B, T, E') pair-network inputs."""
         x = self.dropout(x)
-        if not self.token_features:
+        if features is None:
             return x
         if self.negation:
             in_scope = F.slice_axis(features, axis=2, begin=1, end=2)     # (B, T, 1)
@@ -184,8 +185,10 @@ class RelationAttentionEncoder(HybridBlock):
         x, _ = self.token_inputs(F, tokens)                               # (B, T, E')
         return self.relate(F, x, mask, attention_scale)
 
-    def relate(self, F, x, mask, attention_scale=None):
-        """(B, T, E') pair-network inputs -> (sentence (B, H), attention (B, T, T), features (B, T, T, H))."""
+    def relate(self, F, x, mask, attention_scale=None, pair_mask=None):
+        """(B, T, E') pair-network inputs -> (sentence (B, H), attention (B, T, T), features (B, T, T, H)).
+
+        pair_mask: (B, T, T) 0/1, the pairs the attention may weigh; by default every pair of real tokens."""
         first = self.pair_first(x).expand_dims(axis=2)                    # (B, T, 1, H)
         second = self.pair_second(x).expand_dims(axis=1)                  # (B, 1, T, H)
         pre = F.broadcast_add(first, second)                              # (B, T, T, H)
@@ -204,7 +207,8 @@ class RelationAttentionEncoder(HybridBlock):
             scores = F.broadcast_mul(scores, attention_scale.reshape((1, 1, 1)))
             # Subtracting any per-sentence constant leaves the softmax exact and keeps exp in range.
             scores = F.broadcast_sub(scores, F.max(scores, axis=(1, 2), keepdims=True))
-        pair_mask = F.broadcast_mul(mask.expand_dims(axis=2), mask.expand_dims(axis=1))  # (B, T, T)
+        if pair_mask is None:
+            pair_mask = F.broadcast_mul(mask.expand_dims(axis=2), mask.expand_dims(axis=1))  # (B, T, T)
         if self.attention == "sparsemax":
             attention = sparsemax_pairs(F, scores, pair_mask)                  # (B, T, T)
         else:
@@ -266,7 +270,8 @@ class WordVectorRelationEncoder(RelationAttentionEncoder):
 
     def hybrid_forward(self, F, words, packed, attention_scale=None):
         mask = table_column(F, packed, 0)                                 # (B, T)
-        features = F.slice_axis(packed, axis=2, begin=1, end=None) if self.token_features else None
+        features = (F.slice_axis(packed, axis=2, begin=1, end=None) if self.token_features or self.extra_features
+                    else None)
         x = self.with_features(F, words, features)                        # (B, T, E')
         if self.relation:
             return self.relate(F, x, mask, attention_scale)

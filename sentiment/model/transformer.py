@@ -224,6 +224,7 @@ class PieceWords(HybridBlock):
 
     def __init__(self, sizes, dropout=0.0, bert=None, **kwargs):
         super().__init__(**kwargs)
+        self.units = sizes["units"]  # U
         with self.name_scope():
             self.bert = build_bert(sizes, dropout) if bert is None else bert
 

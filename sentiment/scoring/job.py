@@ -43,6 +43,9 @@ def add_arguments(p):
     p.add_argument("--sentences", action="store_true",
                    help="also write each text's sentences: offsets, weight in the verdict and their own answer "
                         "(with the matrices asked for)")
+    p.add_argument("--aspects", choices=["auto"], help="auto: find each text's targets and answer each one")
+    p.add_argument("--aspects-field", metavar="NAME", help="column or field holding each record's targets, a JSON "
+                   "list of strings or {\"start\", \"end\"} spans, answered each (a record without it has none)")
     p.add_argument("--window", type=int, default=WINDOW, help="records scored together (default: %(default)s)")
     p.add_argument("--device", default=None, help="cpu, gpu or gpu:N (default: GPU if present)")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its checkpoint")
@@ -60,26 +63,48 @@ def predictor_for(model, device):
     return _PREDICTORS[key]
 
 
-def score_window(model, device, items, attention=False, top_pairs=0, contributions=False, sentences=False):
-    """Score one window of (id, source, line, text-or-error) items; returns one output dict per item, in order.
+def score_window(model, device, items, attention=False, top_pairs=0, contributions=False, sentences=False,
+                 aspects=None):
+    """Score one window of (id, source, line, text-or-error, targets) items; returns one output dict per item, in
+    order.
 
     Each text is answered whole and sentence by sentence (Predictor's one path); the sentences are
     written only with sentences=True, the tokens with the attention. A one-sentence text carries its
-    matrices at the top.
+    matrices at the top. aspects: None, "auto" (each text's targets found) or "field" (each item's targets).
+    A record whose targets cannot be answered gets that error; the others are answered as usual.
     """
+    from ..inference.aspects import AspectError
+
     predictor = predictor_for(model, device)
     options = Options(attention=attention, contributions=contributions, top_pairs=top_pairs or None,
                       tokens=attention, sentences=sentences, model=False)
-    texts = [text if error is None else "" for _, _, _, text, error in items]
-    answers = predictor(texts, options, skip_empty=True)
+    texts = [text if error is None else "" for _, _, _, text, error, _ in items]
+    requests = None if aspects is None else [True if aspects == "auto" else targets for *_, targets in items]
+    try:
+        answers = predictor(texts, options, skip_empty=True, aspects=requests)
+    except AspectError:
+        if len(items) == 1:
+            raise
+        return [out for item in items for out in _one_by_one(model, device, item, options, aspects)]
     outputs = []
-    for (rid, source, line, _, error), answer in zip(items, answers):
+    for (rid, source, line, _, error, _), answer in zip(items, answers):
         base = {"id": rid, "source": source, "line": line}
         if answer is None:
             outputs.append(dict(base, error=error or "empty text"))
         else:
             outputs.append({**base, **rounded(answer.to_dict())})
     return outputs
+
+
+def _one_by_one(model, device, item, options, aspects):
+    from ..inference.aspects import AspectError
+
+    try:
+        return score_window(model, device, [item], options.attention, options.top_pairs or 0, options.contributions,
+                            options.sentences, aspects)
+    except AspectError as exc:
+        rid, source, line, *_ = item
+        return [{"id": rid, "source": source, "line": line, "error": str(exc)}]
 
 
 def rounded(value):
@@ -95,20 +120,37 @@ def rounded(value):
     return value
 
 
-def read_items(inputs, text_field, id_field, input_format):
-    """(id, source, line, text, error) for every record of every input, in order."""
+def read_items(inputs, text_field, id_field, input_format, aspects_field=None):
+    """(id, source, line, text, error, targets) for every record of every input, in order; targets: the record's
+    aspects_field as a list (JSON in a CSV cell), an empty list without one."""
     keep = (id_field,) if id_field else ()
+    optional = (aspects_field,) if aspects_field else ()
     for path in inputs:
         fmt = input_format or ("txt" if path == "-" else detect_format(path))
-        for record in iter_records(path, text_field, keep_fields=keep, fmt=fmt):
+        for record in iter_records(path, text_field, keep_fields=keep, fmt=fmt, optional_fields=optional):
             rid = f"{record.source}:{record.line}"
             if isinstance(record, BadRecord):
-                yield rid, record.source, record.line, None, record.reason
-            else:
-                if id_field:
-                    rid = record.fields[id_field]
-                empty = None if record.text.strip() else "empty text"
-                yield rid, record.source, record.line, record.text, empty
+                yield rid, record.source, record.line, None, record.reason, None
+                continue
+            if id_field:
+                rid = record.fields[id_field]
+            targets, error = _targets(record.fields.get(aspects_field, []) if aspects_field else None, aspects_field)
+            error = error or (None if record.text.strip() else "empty text")
+            yield rid, record.source, record.line, record.text, error, targets
+
+
+def _targets(value, field):
+    """(targets, error) of a record's aspects field: a list, or a JSON list in a string."""
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None, f"{field!r} is not a JSON list of targets"
+    if not isinstance(value, list):
+        return None, f"{field!r} must be a list of targets, got {type(value).__name__}"
+    return value, None
 
 
 def count_records(inputs, input_format=None):
@@ -136,10 +178,17 @@ def windows(items, size):
         yield window
 
 
+def aspect_mode(args):
+    """None, "auto" or "field": what the scorer asks of each record's aspects."""
+    if getattr(args, "aspects", None) == "auto":
+        return "auto"
+    return "field" if getattr(args, "aspects_field", None) else None
+
+
 def local_scorer(args):
     def score(window):
         return score_window(args.model, args.device, window, args.attention, args.top_pairs, args.contributions,
-                            args.sentences)
+                            args.sentences, aspect_mode(args))
 
     return lambda batches: (score(w) for w in batches), lambda: None
 
@@ -161,7 +210,8 @@ def dask_scorer(args):
         pending = collections.deque()
         for window in batches:
             pending.append(client.submit(score_window, args.model, args.device, window, args.attention,
-                                         args.top_pairs, args.contributions, args.sentences, pure=False))
+                                         args.top_pairs, args.contributions, args.sentences, aspect_mode(args),
+                                         pure=False))
             if len(pending) >= in_flight_limit:
                 yield pending.popleft().result()
         while pending:
@@ -181,6 +231,8 @@ def run(args):
         raise ValueError(f"--window must be a positive integer, got {args.window}")
     if args.top_pairs < 0:
         raise ValueError(f"--top-pairs must be >= 0, got {args.top_pairs}")
+    if args.aspects and args.aspects_field:
+        raise ValueError("give --aspects auto or --aspects-field, not both")
     started = time.time()
     out = Path(args.out)
     fmt = args.output_format or ("csv" if out.suffix.lower() == ".csv" else "jsonl")
@@ -195,7 +247,8 @@ def run(args):
 def _score(args, out, fmt, labels, started):
     writer = Writer(out, fmt, labels, args.resume)
     skipped = writer.done
-    items = islice(read_items(args.inputs, args.text_field, args.id_field, args.input_format), skipped, None)
+    items = islice(read_items(args.inputs, args.text_field, args.id_field, args.input_format, args.aspects_field),
+                   skipped, None)
     scorer, close = dask_scorer(args) if args.dask else local_scorer(args)
     total = count_records(args.inputs, args.input_format)
     progress = tqdm(total=total, initial=skipped, unit="rec", file=sys.stderr, disable=args.no_progress,
