@@ -10,9 +10,11 @@ MODEL ?= models/default
 FAST ?= models/fast
 # The whole-review archives (README, "Reviews"): verified and split into data/reviews when present.
 REVIEWS ?= ../shared/data/reviews
+# The aspect sets (README, "Aspects"): verified and split into data/absa when present.
+ABSA ?= ../shared/data/absa
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup browser data model model-fast run test bench tables gpu-kit constraints clean
+.PHONY: setup browser data model model-aspects model-fast run test bench tables gpu-kit constraints clean
 
 setup: $(VENV)/.installed
 
@@ -27,14 +29,20 @@ $(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt pypro
 	touch $@
 
 data: setup
-	$(PY) -m sentiment data --reviews $(REVIEWS)
+	$(PY) -m sentiment data --reviews $(REVIEWS) --absa $(ABSA)
 
 $(MODEL)/manifest.json:
 	$(MAKE) setup
-	$(PY) -m sentiment data --reviews $(REVIEWS)
+	$(PY) -m sentiment data --reviews $(REVIEWS) --absa $(ABSA)
 	$(PY) -m sentiment train --out $(MODEL)
 
+# A default trained before it had aspect heads gets them (nothing happens when it has them).
 model: setup $(MODEL)/manifest.json
+	$(PY) -m sentiment aspect-level --model $(MODEL) --if-missing
+
+model-aspects: setup $(MODEL)/manifest.json
+	$(PY) -m sentiment data --absa $(ABSA)
+	$(PY) -m sentiment aspect-level --model $(MODEL)
 
 # The fast model: GloVe, distilled from the default model (README: "The fast model").
 $(FAST)/manifest.json: | $(MODEL)/manifest.json

@@ -3,6 +3,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -54,7 +55,9 @@ def build_parser():
     p = sub.add_parser("aspect-level", help="(re)train a bundle's aspect heads (target polarity and extraction) on "
                                             "the prepared aspect sets, its sentence model unchanged")
     p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--if-missing", action="store_true", help="do nothing when the bundle has aspect heads, is not an "
+                   "encoder model, or the aspect sets are not prepared")
     p.add_argument("--device", default=None)
     p = sub.add_parser("document-level", help="(re)train a bundle's document level on whole texts, its sentence "
                                               "model unchanged, and write the bundle again")
@@ -164,8 +167,14 @@ def cmd_document_level(args):
 
 def cmd_aspect_level(args):
     from .corpora import datasets
+    from .corpora.absa import absa_files
+    from .inference.kinds import kind_of
     from .training.aspects import add_aspects
 
+    if args.if_missing:
+        config = json.loads((Path(args.model) / "config.json").read_text(encoding="utf-8"))
+        if "aspects" in config.get("heads", {}) or not kind_of(config).shares_word_vectors or not absa_files("train"):
+            return
     add_aspects(args.model, epochs=args.epochs, device=args.device, log=lambda m: print(m, file=sys.stderr),
                 cache_dir=datasets.DATA_DIR / "cache" / "aspects")
 

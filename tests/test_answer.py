@@ -36,7 +36,7 @@ def test_the_cli_and_the_scorer_answer_with_the_same_fields_in_the_same_order(sm
     text = GOLDEN["texts"][2]
     served = GOLDEN["cases"]["{}"]["predictions"][2]
     assert shape(predictor.explain([text])[0]) == served
-    [scored] = score_window(str(small_bundle), None, [("r1", "f", 1, text, None)], attention=True, sentences=True)
+    [scored] = score_window(str(small_bundle), None, [("r1", "f", 1, text, None, None)], attention=True, sentences=True)
     top = [k for k in served["keys"] if k != "model"]
     assert list(scored) == ["id", "source", "line", *top]
     assert [list(s) for s in scored["sentences"]] == [s["keys"] for s in served["sentences"]]
@@ -64,7 +64,7 @@ def test_a_field_added_to_the_dataclass_appears_in_json_openapi_and_csv(small_bu
     original = extend()
     try:
         assert Predictor.load(small_bundle).explain(["a lovely film"])[0][FIELD] == VALUE
-        records = score_window(str(small_bundle), None, [("r1", "f", 1, "a lovely film", None)])
+        records = score_window(str(small_bundle), None, [("r1", "f", 1, "a lovely film", None, None)])
         writer = Writer(tmp_path / "out.csv", "csv", ["negative", "positive"], resume=False)
         writer.write(records)
         writer.finish()
@@ -76,10 +76,10 @@ def test_a_field_added_to_the_dataclass_appears_in_json_openapi_and_csv(small_bu
 
 
 def test_every_field_is_described_once_and_the_csv_keeps_its_columns():
-    for cls in (answer.TextAnswer, answer.SentenceAnswer):
+    for cls in (answer.TextAnswer, answer.SentenceAnswer, answer.AspectAnswer):
         for name, schema in answer.schema(cls, "")["properties"].items():
             assert schema.get("description") or "$ref" in schema.get("items", {}), name
     assert answer.csv_columns(["negative", "neutral", "positive"]) == [
         "id", "source", "line", "label", "p_negative", "p_neutral", "p_positive", "score", "truncated", "error",
         "unknown_tokens", "top_pairs", "tokens", "attention", "runner_up", "contribution_bias", "contributions",
-        "sentences_dropped", "sentences"]
+        "sentences_dropped", "sentences", "aspects"]

@@ -141,3 +141,33 @@ def test_the_page_shows_which_sentences_decided_a_review(document_bundle, browse
         assert len(pairs) == len(expected["top_pairs"]) and "(sentence " in pairs[0].text
     finally:
         server.stop()
+
+
+def test_the_page_shows_what_a_review_praises_and_blames(aspect_bundle, small_bundle, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    review = "the acting is superb and the score is bland ."
+    server = Gunicorn(aspect_bundle, workers=1, log_path=tmp_path / "log").wait("/ready")
+    try:
+        browser.get(server.url + "/")
+        ask(browser, review)
+        WebDriverWait(browser, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#aspect-bars .aspect")) == 2)
+        expected = requests.post(server.url + "/predict", json={"text": review, "aspects": True,
+                                                                "contributions": True}).json()["aspects"]
+        rows = browser.find_elements(By.CSS_SELECTOR, "#aspect-bars .aspect")
+        assert [r.find_element(By.TAG_NAME, "strong").text for r in rows] == [a["target"] for a in expected]
+        for row, aspect in zip(rows, expected):
+            bar = row.find_element(By.CSS_SELECTOR, ".praise, .blame")
+            assert bar.get_attribute("class") == ("praise" if aspect["score"] >= 0 else "blame")
+            assert f"{aspect['top_pairs'][0]['first']} + {aspect['top_pairs'][0]['second']}" in row.text
+    finally:
+        server.stop()
+    server = Gunicorn(small_bundle, workers=1, log_path=tmp_path / "log2").wait("/ready")
+    try:  # a bundle without aspect heads: the page asks for none, and shows none
+        browser.get(server.url + "/")
+        ask(browser, review)
+        WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "label").text)
+        assert not browser.find_element(By.ID, "aspects").is_displayed()
+    finally:
+        server.stop()

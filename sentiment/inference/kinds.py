@@ -43,13 +43,15 @@ class Recipe:
 class WordVectors:
     """What every kind answers. Methods that build models import MXNet when called, not before.
 
-    Heads beside the sentence classifier (a document level, aspects) read the word vectors of any kind:
-    the bundle names them (sentiment.inference.bundle.head_files), and a kind has nothing to add for them.
+    Heads beside the sentence classifier are named by the bundle (sentiment.inference.bundle.head_files). A document
+    level reads the pooled sentence vectors of any kind; aspect heads read the word vectors that the served pass
+    hands out, which only a kind with shares_word_vectors gives.
     """
     name = None  # as stored in config.json and given to `train --encoder`
     serving = recipe = None
     fine_tunes = False  # a pretrained encoder trained end to end: warm-up, decay and clipping
     own_embeddings = False  # an embedding of its own, which a teacher can distil into
+    shares_word_vectors = False  # its served pass can hand its word vectors to other heads (aspects)
 
     def needed_files(self, config):
         """The files the model needs in its bundle besides weights, config and metrics."""
@@ -174,6 +176,7 @@ class PretrainedEncoder(WordVectors):
     # 3 epochs: dev preferred 3 to 2; counterfactuals weighted 2: dev preferred 2 to 1 and 4.
     recipe = Recipe(epochs=3, distil_epochs=None, batch_size=32, dropout=0.1, counterfactual_weight=2.0)
     fine_tunes = True
+    shares_word_vectors = True
 
     def needed_files(self, config):
         return (PIECE_VOCAB, LEXICON) if config["model"].get("token_features") else (PIECE_VOCAB,)

@@ -179,7 +179,7 @@ def train_epochs(block, steps, loss_of, score_of, epochs, lr, log, name):
     return best, history
 
 
-def fit_polarity(train, dev, embed_size, relation_options, sizes=SIZES, epochs=15, batch_size=32, lr=1e-3, seed=0,
+def fit_polarity(train, dev, embed_size, relation_options, sizes=SIZES, epochs=6, batch_size=32, lr=1e-3, seed=0,
                  ctx=mx.cpu(), log=print):
     """An AspectHead trained on every target of train (a list of AspectReadings), its epoch chosen by the mean dev
     macro-F1 over dev's sets; returns (head, {"dev": per-set figures, "history"})."""
@@ -208,7 +208,7 @@ def fit_polarity(train, dev, embed_size, relation_options, sizes=SIZES, epochs=1
     return head, {"dev_macro_f1": round(best, 4), "history": history}
 
 
-def fit_tagger(train, dev, embed_size, epochs=15, batch_size=32, lr=1e-3, seed=0, ctx=mx.cpu(), log=print):
+def fit_tagger(train, dev, embed_size, epochs=6, batch_size=32, lr=1e-3, seed=0, ctx=mx.cpu(), log=print):
     """A TargetTagger on the units of train, its epoch chosen by the mean dev span F1; returns (tagger, figures)."""
     mx.random.seed(seed)
     rng = np.random.RandomState(seed)
@@ -248,7 +248,7 @@ def read_sets(predictor, split, sets, cache, log, data_dir=None):
     return readings
 
 
-def add_aspects(bundle_path, sets=tuple(FILES), epochs=15, seed=0, device=None, log=print, cache_dir=None,
+def add_aspects(bundle_path, sets=tuple(FILES), epochs=6, seed=0, device=None, log=print, cache_dir=None,
                 sizes=SIZES, data_dir=None):
     """Train the aspect heads on the bundle at bundle_path (its sentence model frozen) and write the bundle again
     with them; returns (version, metrics of the aspects).
@@ -261,7 +261,7 @@ def add_aspects(bundle_path, sets=tuple(FILES), epochs=15, seed=0, device=None, 
 
     started = time.time()
     predictor = Predictor.load(bundle_path, device=device, verdict="rules")
-    if not predictor.kind.fine_tunes:
+    if not predictor.kind.shares_word_vectors:
         raise ValueError("aspects read a pretrained encoder's word vectors: train them on an encoder model's bundle")
     cache = Path(cache_dir) / sentence_model_key(bundle_path) if cache_dir else None
     train, dev = (read_sets(predictor, split, sets, cache, log, data_dir) for split in ("train", "dev"))

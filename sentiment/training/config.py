@@ -248,8 +248,21 @@ class DocumentsConfig:
             raise ValueError("documents_dev is needed with documents: dev texts choose the document level's epoch")
 
 
+@dataclass
+class AspectsConfig:
+    """The aspect heads over the sentence model's word vectors (sentiment.training.aspects), trained after it on the
+    prepared aspect sets: an encoder model on the default data (`sentiment aspect-level` adds them to any encoder
+    bundle)."""
+    aspect_level: bool = option(True, "no aspect heads: requests with aspects are refused", flag="--no-aspect-level")
+    aspect_epochs: int = option(6, "epochs of the aspect heads (the best on dev is kept)")
+
+    def __post_init__(self):
+        _positive_ints(self, "aspect_epochs")
+
+
 GROUPS = {"data": DataConfig, "words": WordsConfig, "model": ModelConfig, "optimisation": OptimisationConfig,
-          "augmentation": AugmentationConfig, "distillation": DistillationConfig, "documents": DocumentsConfig}
+          "augmentation": AugmentationConfig, "distillation": DistillationConfig, "documents": DocumentsConfig,
+          "aspects": AspectsConfig}
 GROUP_OF = {f.name: group for group, cls in GROUPS.items() for f in dataclasses.fields(cls)}
 
 

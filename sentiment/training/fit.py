@@ -11,6 +11,7 @@ import mxnet as mx
 import numpy as np
 
 from ..corpora import datasets
+from ..corpora.absa import absa_files
 from ..corpora.embeddings import load_glove
 from ..corpora.labelled import load_labelled, source_name
 from ..corpora.reviews import review_files
@@ -19,6 +20,7 @@ from ..inference import bundle
 from ..inference.device import describe, resolve_device
 from ..inference.predictor import log_softmax
 from . import distil
+from .aspects import add_aspects
 from .documents import add_document_level
 from .loop import average_and_calibrate, predict_logits, run_epochs, seed_everything
 from .prepare import evaluation_batches, prepare_data, row_weights
@@ -140,4 +142,14 @@ def fit(config, log=print):
             documents.document_limit, documents.document_dev_limit, documents.document_epochs,
             config.optimisation.seed, config.optimisation.device, log, datasets.DATA_DIR / "cache" / "documents",
             config.data.data)
+    aspects = config.aspects
+    if aspects.aspect_level and config.kind.shares_word_vectors and config.data.uses_default_data:
+        if absa_files("train"):
+            version, metrics["aspects"] = add_aspects(config.out, epochs=aspects.aspect_epochs,
+                                                      seed=config.optimisation.seed,
+                                                      device=config.optimisation.device, log=log,
+                                                      cache_dir=datasets.DATA_DIR / "cache" / "aspects")
+        else:
+            log("no aspect heads: the aspect sets are not prepared (`python -m sentiment data --absa DIR`; README, "
+                "'Aspects', says where to get them)")
     return version, metrics

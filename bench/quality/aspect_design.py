@@ -1,0 +1,89 @@
+"""The aspect head's design, measured on dev: which pairs it weighs, what it reads, how it is regularised.
+
+The bundle's sentence model reads the aspect sets' train and dev sentences once (kept in data/cache/aspects, shared
+with training); each variant of the head then trains over those readings:
+- target pairs (the default): the attention weighs only the pairs that hold a target word;
+- all pairs: every pair, the target known only from the distance columns each word carries;
+- no lexicon features: the sentence model's valence, negation and clause columns zeroed;
+- dropout 0.3: more regularisation (the default is 0.1).
+Figures per dev set: accuracy and macro-F1 at the epoch that dev's mean macro-F1 chose, and the share of each
+target's top-3 pairs (by |contribution|) that hold a target word.
+
+    python -m bench.quality.aspect_design --model models/default [--epochs 8]
+"""
+import argparse
+import json
+from pathlib import Path
+
+import mxnet as mx
+import numpy as np
+
+from bench.provenance import stamp
+from sentiment.corpora import datasets
+from sentiment.corpora.absa import FILES
+from sentiment.inference.aspects import relation_options
+from sentiment.inference.predictor import Predictor
+from sentiment.model.aspect import ServedAspectGraph
+from sentiment.inference.forward import unpack
+from sentiment.training import aspects as level
+from sentiment.training.readings import sentence_model_key
+
+
+def about_target(head, readings, ctx, k=3, size=64):
+    """Share of the targets' top-k pairs (by |contribution| toward the predicted class) that hold a target word."""
+    graph = ServedAspectGraph(head, contributions=True)
+    hits = total = 0
+    for first in range(0, len(readings.targets), size):
+        chosen = list(range(first, min(first + size, len(readings.targets))))
+        words, packed, _ = level.polarity_batch(readings, chosen, ctx)
+        done = unpack(graph(words, packed).asnumpy(), 3, head.encoder.pair_out._units, words.shape[1], True)
+        for row, index in enumerate(chosen):
+            unit, target, _ = readings.targets[index]
+            n = len(readings.units[unit][0])
+            shares = done.shares[row, :n, :n, int(done.logits[row].argmax())]
+            for flat in np.argsort(-np.abs(shares), axis=None)[:k]:
+                i, j = divmod(int(flat), n)
+                hits += i in target or j in target
+                total += 1
+    return round(hits / max(total, 1), 4)
+
+
+def without_lexicon(readings):
+    """The same readings with the per-word lexicon columns (all but the mask) zeroed."""
+    units = [(words, np.concatenate([rows[:, :1], np.zeros_like(rows[:, 1:])], axis=1)) for words, rows in
+             readings.units]
+    return level.AspectReadings(readings.source, units, readings.targets, readings.tags)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="models/default")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--json", default="bench/results/aspect_design.json")
+    args = parser.parse_args()
+    predictor = Predictor.load(args.model, verdict="rules")
+    cache = datasets.DATA_DIR / "cache" / "aspects" / sentence_model_key(args.model)
+    train, dev = (level.read_sets(predictor, split, tuple(FILES), cache, print) for split in ("train", "dev"))
+    embed, options = predictor.model.words.units, relation_options(predictor.config)
+    variants = {"target pairs (default)": (train, dev, level.SIZES),
+                "all pairs": (train, dev, dict(level.SIZES, pairs="all")),
+                "no lexicon features": ([without_lexicon(r) for r in train], [without_lexicon(r) for r in dev],
+                                        level.SIZES),
+                "dropout 0.3": (train, dev, dict(level.SIZES, dropout=0.3))}
+    results = {**stamp(), "model": predictor.version, "epochs": args.epochs, "variants": {}}
+    for name, (sets, dev_sets, sizes) in variants.items():
+        head, figures = level.fit_polarity(sets, dev_sets, embed, options, sizes, args.epochs, log=lambda m: None)
+        chosen = next(h for h in figures["history"] if h.get("chosen") and h["dev"] and
+                      np.mean([f["macro_f1"] for f in h["dev"].values()]) == figures["dev_macro_f1"])
+        row = {"epoch": chosen["epoch"], "mean_macro_f1": figures["dev_macro_f1"], "dev": chosen["dev"],
+               "top3_pairs_with_target": {r.source: about_target(head, r, mx.cpu()) for r in dev_sets}}
+        results["variants"][name] = row
+        print(f"{name:28s} epoch {row['epoch']}  mean macro-F1 {row['mean_macro_f1']:.4f}  " + "  ".join(
+            f"{s} {f['accuracy']:.3f}/{f['macro_f1']:.3f}" for s, f in row["dev"].items())
+            + f"  top-3 about the target {row['top3_pairs_with_target']}", flush=True)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
