@@ -141,8 +141,58 @@ def pairs():
                     f"{sentences} movie and Amazon test sentences. " + provenance(results))
 
 
+ABSA = ("restaurants", "laptops", "tweets")
+
+
+def aspects():
+    """Polarity of given targets per test set, side by side (bench/aspects.py)."""
+    results = read("aspects.json")
+    sets = results["sets"]
+
+    def cells(get):
+        return [get(name) for name in ABSA]
+
+    pair = lambda f: f"{f['accuracy']:.1f} / {f['macro_f1']:.1f}"  # noqa: E731
+    rows = [[f"model ({results['model']})", *cells(lambda n: pair(sets[n]["model"]))]]
+    if results.get("reference"):
+        rows.append(["plain MiniLM fine-tune, \"sentence [SEP] target\" (BERT-SPC's input)",
+                     *cells(lambda n: pair(sets[n]["reference"]))])
+    rows.append(["VADER, 3 words either side", *cells(lambda n: pair(sets[n]["vader_window"]))])
+    for name, figures in results["published"].items():
+        rows.append([f"published: {name}", *cells(lambda n: f"{figures[n][0]:.1f}" + (
+            f" / {figures[n][1]:.1f}" if figures[n][1] is not None else ""))])
+    rows.append(["model: extracted targets, P / R / F1 (optimistic P)", *cells(
+        lambda n: "" if "extraction" not in sets[n] else
+        "{precision:.1f} / {recall:.1f} / {f1:.1f}".format(**sets[n]["extraction"]))])
+    rows.append(["model: top-3 pairs holding a target word", *cells(lambda n: f"{sets[n]['top3_pairs_with_target']:.1f}%")])
+    rows.append(["model: largest |contributions + bias − log-odds|",
+                 *cells(lambda n: f"{sets[n]['max_contribution_gap']:.1e}")])
+    return markdown(["system", *(f"{n} ({sets[n]['model']['targets']})" for n in ABSA)], rows,
+                    "Accuracy / macro-F1 (%) on the test targets. " + provenance(results))
+
+
+def aspect_serving():
+    """/predict with and without two given targets (bench/aspects.py)."""
+    results = read("aspects.json")
+    rows = [[name, " · ".join(f"{r['p50_ms']:.1f} ms" for r in runs),
+             " · ".join(f"{r['requests_per_second']:.1f}" for r in runs)] for name, runs in results["serving"].items()]
+    return markdown(["body", "p50 (each run)", "requests/s (each run)"], rows,
+                    "A two-sentence review, 1 worker × 32 threads, runs alternated. " + provenance(results))
+
+
+def aspect_report():
+    """The aspects summary of Blitzer's kitchen test reviews (bench/quality/aspect_report.py)."""
+    results = read("aspect_report.json")
+    rows = [[r["target"], r["mentions"], r["negative"], r["neutral"], r["positive"], f"{r['mean_score']:+.2f}"]
+            for r in results["rows"]]
+    return markdown(["target", "mentions", "negative", "neutral", "positive", "mean score"], rows,
+                    f"The first {len(rows)} of {results['targets']} targets mentioned twice or more in "
+                    f"{results['reviews']} reviews ({results['seconds']:.0f} s). " + provenance(results))
+
+
 TABLES = {"sentences": sentences, "polar": polar, "calibration": calibration, "documents": documents,
-          "serving": serving, "reviews": reviews, "stars": stars, "pairs": pairs}
+          "serving": serving, "reviews": reviews, "stars": stars, "pairs": pairs, "aspects": aspects,
+          "aspect_serving": aspect_serving, "aspect_report": aspect_report}
 BLOCK = re.compile(r"(<!-- table (\w+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
 

@@ -55,7 +55,8 @@ def build_parser():
     p = sub.add_parser("aspect-level", help="(re)train a bundle's aspect heads (target polarity and extraction) on "
                                             "the prepared aspect sets, its sentence model unchanged")
     p.add_argument("--model", default=DEFAULT_MODEL)
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=6, help="epochs of the target polarity head")
+    p.add_argument("--tagger-epochs", type=int, default=20, help="epochs of the target tagger")
     p.add_argument("--if-missing", action="store_true", help="do nothing when the bundle has aspect heads, is not an "
                    "encoder model, or the aspect sets are not prepared")
     p.add_argument("--device", default=None)
@@ -175,8 +176,8 @@ def cmd_aspect_level(args):
         config = json.loads((Path(args.model) / "config.json").read_text(encoding="utf-8"))
         if "aspects" in config.get("heads", {}) or not kind_of(config).shares_word_vectors or not absa_files("train"):
             return
-    add_aspects(args.model, epochs=args.epochs, device=args.device, log=lambda m: print(m, file=sys.stderr),
-                cache_dir=datasets.DATA_DIR / "cache" / "aspects")
+    add_aspects(args.model, epochs=args.epochs, tagger_epochs=args.tagger_epochs, device=args.device,
+                log=lambda m: print(m, file=sys.stderr), cache_dir=datasets.DATA_DIR / "cache" / "aspects")
 
 
 def cmd_evaluate(args):

@@ -72,6 +72,6 @@ def aspect_bundle(encoder_bundle, tmp_path_factory):
     """The tiny encoder bundle with aspect heads trained on synthetic aspect sets."""
     folder = tmp_path_factory.mktemp("aspects")
     shutil.copytree(Path(encoder_bundle).resolve(), folder / "model")
-    add_aspects(folder / "model", sets=("restaurants", "laptops"), epochs=8, log=lambda message: None,
+    add_aspects(folder / "model", sets=("restaurants", "laptops"), epochs=8, tagger_epochs=8, log=lambda message: None,
                 data_dir=write_absa(folder))
     return folder / "model"

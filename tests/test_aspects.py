@@ -66,6 +66,8 @@ def test_words_are_placed_on_the_text_they_came_from(tiny_encoder):
     assert [text[a:b] for a, b in spans] == ["The", "Café", "’", "s", "crème", "brûlée", "—", "don't", "miss", "it",
                                              ":)"]
     assert word_offsets("a b", ["a", "zzz", "b"], base=10) == [(10, 11), None, (12, 13)]
+    text = "our waiter 's eye"  # a clitic the tokenizer joins back to its word
+    assert [text[a:b] for a, b in word_offsets(text, ["our", "waiter's", "eye"])] == ["our", "waiter 's", "eye"]
 
 
 def test_target_columns_and_tags():
@@ -151,7 +153,7 @@ def test_the_service_answers_aspects_and_refuses_bad_ones(aspect_bundle, encoder
         named = post({"text": REVIEW, "aspects": ["cast", {"start": 1, "end": 3}]})
         assert named.status_code == 422 and named.json()["error"]["message"].startswith("aspects[1]: span 1..3")
         assert [(a["target"], a["found"]) for a in one["aspects"]] == [("cast", True), ("popcorn", False)]
-        assert one["aspects"][0]["label"] == "negative" and len(one["aspects"][0]["top_pairs"]) == 5
+        assert one["aspects"][0]["label"] == "negative" and 1 <= len(one["aspects"][0]["top_pairs"]) <= 5
         many = post({"texts": ["the plot is dull .", REVIEW], "aspects": [True, [{"start": 4, "end": 8}]]})
         many = many.json()["predictions"]
         assert [a["target"] for a in many[0]["aspects"]] == ["plot"] and many[1]["aspects"][0]["target"] == "film"

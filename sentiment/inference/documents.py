@@ -214,14 +214,19 @@ def matrices(result, options):
 
 
 def top_pairs(result, k):
-    """The k word pairs of an answer with contributions, largest |contribution| first.
+    """The k word pairs of an answer with contributions, largest |contribution| first, among those the attention
+    weighed (sparsemax gives most pairs exactly zero: they had no say, and are not listed).
 
     Each: {"first", "second", "i", "j", "attention", "contribution"}.
     """
     tokens, attention, shares = result["tokens"], result["attention"], result["contributions"]
     pairs = []
-    for flat in np.argsort(-np.abs(shares), axis=None, kind="stable")[:k]:
+    for flat in np.argsort(-np.abs(shares), axis=None, kind="stable"):
         i, j = divmod(int(flat), len(tokens))
+        if len(pairs) == k:
+            break
+        if attention[i, j] == 0:  # a pair the attention did not weigh had no say (sparsemax)
+            continue
         pairs.append({"first": tokens[i], "second": tokens[j], "i": i, "j": j, "attention": float(attention[i, j]),
                       "contribution": float(shares[i, j])})
     return pairs

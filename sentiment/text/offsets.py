@@ -1,9 +1,10 @@
 """Where each of the model's words stands in the text it was read from, as character offsets.
 
-The tokenizers lower-case, fold accents and quotes and split clitics, so their words are not substrings of the
-text. Both sides are folded the same way, character by character, and each word is found in order from where the
-last one ended: word t's (start, end) are offsets into the original text. A word that cannot be found (a folding
-that merges characters, as '' into ") gets None and is skipped; the next word is looked for from the same place.
+The tokenizers lower-case, fold accents and quotes, split clitics and join them again ("waiter 's" reads as one
+word, "waiter's"), so their words are not substrings of the text. Both sides are folded the same way, character by
+character, whitespace dropped, and each word is found in order from where the last one ended: word t's (start, end)
+are offsets into the original text. A word that cannot be found (a folding that merges characters, as '' into ")
+gets None and is skipped; the next word is looked for from the same place.
 """
 import unicodedata
 
@@ -13,12 +14,12 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": 
 
 
 def fold(text):
-    """(folded text, origin): each folded character's index in text. Lower-cased, accents and format characters
-    dropped, compatibility forms (NFKD) and quotes folded."""
+    """(folded text, origin): each folded character's index in text. Lower-cased, whitespace, accents and format
+    characters dropped, compatibility forms (NFKD) and quotes folded."""
     out, origin = [], []
     for index, char in enumerate(text):
         for c in unicodedata.normalize("NFKD", char.translate(_QUOTES)).lower():
-            if unicodedata.category(c) in ("Mn", "Cf"):
+            if c.isspace() or unicodedata.category(c) in ("Mn", "Cf"):
                 continue
             out.append(c)
             origin.append(index)

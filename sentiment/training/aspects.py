@@ -22,6 +22,7 @@ from ..model.aspect import AspectHead, TargetTagger, tag_spans, target_columns
 from .readings import sentence_model_key
 
 TAGGER_FILE = "targets.params"
+READINGS = "readings-v2"  # the cache's name for this way of reading and placing targets
 EXTRACTION_SETS = ("restaurants", "laptops")  # SemEval gives each sentence's full set of targets; the tweets do not
 SIZES = {"hidden_size": 64, "classifier_size": 64, "dropout": 0.1, "pairs": "target"}
 
@@ -61,8 +62,8 @@ class AspectReadings:
 
     @classmethod
     def cached(cls, predictor, path, source, cache):
-        """read, kept under cache/<source>.pkl (cache None: nowhere)."""
-        file = None if cache is None else Path(cache) / f"{source}.pkl"
+        """read, kept under cache/<source>-READINGS.pkl (cache None: nowhere)."""
+        file = None if cache is None else Path(cache) / f"{source}-{READINGS}.pkl"
         if file is not None and file.exists():
             with open(file, "rb") as f:
                 return pickle.load(f)
@@ -208,7 +209,7 @@ def fit_polarity(train, dev, embed_size, relation_options, sizes=SIZES, epochs=6
     return head, {"dev_macro_f1": round(best, 4), "history": history}
 
 
-def fit_tagger(train, dev, embed_size, epochs=6, batch_size=32, lr=1e-3, seed=0, ctx=mx.cpu(), log=print):
+def fit_tagger(train, dev, embed_size, epochs=20, batch_size=32, lr=1e-3, seed=0, ctx=mx.cpu(), log=print):
     """A TargetTagger on the units of train, its epoch chosen by the mean dev span F1; returns (tagger, figures)."""
     mx.random.seed(seed)
     rng = np.random.RandomState(seed)
@@ -248,8 +249,8 @@ def read_sets(predictor, split, sets, cache, log, data_dir=None):
     return readings
 
 
-def add_aspects(bundle_path, sets=tuple(FILES), epochs=6, seed=0, device=None, log=print, cache_dir=None,
-                sizes=SIZES, data_dir=None):
+def add_aspects(bundle_path, sets=tuple(FILES), epochs=6, tagger_epochs=20, seed=0, device=None, log=print,
+                cache_dir=None, sizes=SIZES, data_dir=None):
     """Train the aspect heads on the bundle at bundle_path (its sentence model frozen) and write the bundle again
     with them; returns (version, metrics of the aspects).
 
@@ -273,7 +274,7 @@ def add_aspects(bundle_path, sets=tuple(FILES), epochs=6, seed=0, device=None, l
     temperature = fit_temperature(np.concatenate(logits), np.concatenate([[t[2] for t in r.targets] for r in dev]))
     tag_train = [r for r in train if r.source.split("-")[0] in EXTRACTION_SETS]
     tag_dev = [r for r in dev if r.source.split("-")[0] in EXTRACTION_SETS]
-    tagger, extraction = (fit_tagger(tag_train, tag_dev, embed, epochs, seed=seed, ctx=predictor.ctx, log=log)
+    tagger, extraction = (fit_tagger(tag_train, tag_dev, embed, tagger_epochs, seed=seed, ctx=predictor.ctx, log=log)
                           if tag_train and tag_dev else (None, None))
     metrics = dict(predictor.metrics)
     metrics["aspects"] = {"polarity": polarity, "extraction": extraction, "temperature": round(float(temperature), 4),

@@ -254,10 +254,11 @@ class AspectsConfig:
     prepared aspect sets: an encoder model on the default data (`sentiment aspect-level` adds them to any encoder
     bundle)."""
     aspect_level: bool = option(True, "no aspect heads: requests with aspects are refused", flag="--no-aspect-level")
-    aspect_epochs: int = option(6, "epochs of the aspect heads (the best on dev is kept)")
+    aspect_epochs: int = option(6, "epochs of the target polarity head (the best on dev is kept)")
+    tagger_epochs: int = option(20, "epochs of the target tagger (the best on dev is kept)")
 
     def __post_init__(self):
-        _positive_ints(self, "aspect_epochs")
+        _positive_ints(self, "aspect_epochs", "tagger_epochs")
 
 
 GROUPS = {"data": DataConfig, "words": WordsConfig, "model": ModelConfig, "optimisation": OptimisationConfig,

@@ -146,6 +146,7 @@ def fit(config, log=print):
     if aspects.aspect_level and config.kind.shares_word_vectors and config.data.uses_default_data:
         if absa_files("train"):
             version, metrics["aspects"] = add_aspects(config.out, epochs=aspects.aspect_epochs,
+                                                      tagger_epochs=aspects.tagger_epochs,
                                                       seed=config.optimisation.seed,
                                                       device=config.optimisation.device, log=log,
                                                       cache_dir=datasets.DATA_DIR / "cache" / "aspects")
