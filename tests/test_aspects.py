@@ -134,6 +134,7 @@ def test_targets_are_found_when_none_are_given(aspect_bundle):
     (["film", {"start": 0, "end": 999}], r"aspects\[0\]\[1\]: span 0\.\.999 is empty or outside"),
     ([3], r"aspects\[0\]\[0\]: expected a string or"),
     ([" "], r"aspects\[0\]\[0\]: an empty target"),
+    (["film"] * 65, r"aspects\[0\]: 65 targets asked; at most 64 per text"),
 ])
 def test_bad_targets_are_named(aspect_bundle, request_, message):
     with pytest.raises(AspectError, match=message):
@@ -203,6 +204,9 @@ def test_many_reviews_are_summed_up_by_target(aspect_bundle, tmp_path):
             str(tmp_path / "aspects.csv"), "--id-field", "id", "--plot", str(tmp_path / "aspects.png"),
             "--no-progress")
     rows = list(csv.DictReader(open(tmp_path / "aspects.csv", encoding="utf-8")))
+    run_cli("aspects", str(tmp_path / "reviews.jsonl"), "--model", str(aspect_bundle), "--out",
+            str(tmp_path / "dask.csv"), "--id-field", "id", "--dask", "local:1", "--window", "2", "--no-progress")
+    assert (tmp_path / "dask.csv").read_text(encoding="utf-8") == (tmp_path / "aspects.csv").read_text(encoding="utf-8")
     assert [(r["target"], r["mentions"], r["negative"], r["positive"]) for r in rows] == [
         ("plot", "3", "3", "0"), ("cast", "2", "0", "2")]
     assert rows[0]["forms"] == "plot; plots" and {rows[0]["example_1_id"], rows[0]["example_2_id"]} <= {"r0", "r1",

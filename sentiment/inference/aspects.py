@@ -20,6 +20,7 @@ from .kinds import RELATION_OPTIONS
 
 HEAD, FILE = "aspects", "aspects.params"
 LABELS = ("negative", "neutral", "positive")
+MAX_TARGETS = 64  # entries a text's request may list
 
 
 class AspectError(ValueError):
@@ -83,6 +84,8 @@ def requested_targets(text, request, plan, offsets, index=0):
     the strings that do not occur (sentence None). Raises AspectError naming a bad entry."""
     if not isinstance(request, list):
         raise AspectError(f"expected true or a list of strings or {{'start', 'end'}} spans, got {request!r}", index)
+    if len(request) > MAX_TARGETS:
+        raise AspectError(f"{len(request)} targets asked; at most {MAX_TARGETS} per text", index)
     found, missing = [], []
     for k, entry in enumerate(request):
         if isinstance(entry, str):
@@ -196,21 +199,22 @@ def targets_of(model, text, request, plan, results, index):
     return found
 
 
-def answer_aspects(model, texts, plans, results, requests, labels, options, batch=64):
-    """Per text, its AspectAnswers (None where none were asked for).
+def answer_aspects(model, texts, plans, results, requests, options, batch=64):
+    """Per text, its AspectAnswers in text order (None where none were asked for).
 
-    results: the sentence passes' results (with words), text after text in plan order; labels: the aspect labels.
+    results: the sentence passes' results (with words), text after text in plan order; requests: per text, None,
+    True or a list (requests_per_text).
     """
     from . import documents
     from .answer import AspectAnswer
 
-    per_text, at = [], 0
+    asked, at = [], 0  # per text: None, or (its targets, its sentences' results)
     for index, (text, plan, request) in enumerate(zip(texts, plans, requests)):
         own = results[at:at + len(plan.tokenized)]
         at += len(plan.tokenized)
-        per_text.append(None if request is None else (targets_of(model, text, request, plan, own, index), own))
-    items = [(sentences[t.sentence], t) for entry in per_text if entry for targets, sentences in [entry]
-             for t in targets if t.sentence is not None]
+        asked.append(None if request is None else (targets_of(model, text, request, plan, own, index), own))
+    items = [(own[t.sentence], t) for entry in asked if entry is not None for t in entry[0] if t.sentence is not None
+             for own in [entry[1]]]
     answered = []
     for first in range(0, len(items), batch):
         chunk = items[first:first + batch]
@@ -219,9 +223,9 @@ def answer_aspects(model, texts, plans, results, requests, labels, options, batc
         probs /= probs.sum(axis=1, keepdims=True)
         for row, (result, target) in enumerate(chunk):
             n = len(result["tokens"])
-            probabilities = {label: float(p) for label, p in zip(labels, probs[row])}
+            probabilities = {label: float(p) for label, p in zip(LABELS, probs[row])}
             fields = dict(target=target.target, found=True, start=target.start, end=target.end,
-                          sentence=target.sentence, label=labels[int(np.argmax(probs[row]))],
+                          sentence=target.sentence, label=LABELS[int(np.argmax(probs[row]))],
                           probabilities=probabilities,
                           score=float(probabilities["positive"] - probabilities["negative"]))
             read = {"tokens": result["tokens"], "attention": np.ascontiguousarray(done.attention[row, :n, :n])}
@@ -230,9 +234,10 @@ def answer_aspects(model, texts, plans, results, requests, labels, options, batc
                 shares = done.shares[row, :n, :n]
                 read.update(contributions=np.ascontiguousarray(shares[:, :, label] - shares[:, :, runner_up]),
                             contribution_bias=float(done.bias[row, label] - done.bias[row, runner_up]),
-                            runner_up=labels[runner_up])
+                            runner_up=LABELS[runner_up])
+            # the tokens are the sentence's, in its answer
             answered.append(AspectAnswer(**fields, **documents.matrices(read, replace(options, tokens=False))))
     answered = iter(answered)  # in the order of items: text by text, target by target
     return [None if entry is None else
             [next(answered) if t.sentence is not None else AspectAnswer(target=t.target, found=False)
-             for t in entry[0]] for entry in per_text]
+             for t in entry[0]] for entry in asked]

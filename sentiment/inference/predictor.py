@@ -4,7 +4,8 @@ As in Hugging Face's pipelines, an answer takes three steps, and every caller go
 - preprocess: each text is split into sentences and tokenized exactly as in training (documents.plan);
 - forward: every sentence of every text is scored in length-sorted passes (forward_sentences; the service's
   micro-batcher may share one pass among requests);
-- postprocess: each text's verdict over its sentences, as typed answers (documents.answers, answer.py).
+- postprocess: each text's verdict over its sentences, as typed answers (documents.answers, answer.py), and with
+  `aspects` each target's polarity from the word vectors the same pass made (aspects.answer_aspects).
 
 predict, predict_proba and explain answer a text the same way, whatever its number of sentences, so
 they agree with the service: a text of several sentences gets the verdict's label (mixed included) and
@@ -27,7 +28,6 @@ MAX_PAIRS = 1 << 15
 # What predict, predict_proba and predict_score read of an answer: the verdict alone.
 VERDICT_ONLY = Options(attention=False, tokens=False, sentences=False)
 VERDICTS = ("learned", "rules")
-ASPECT_LABELS = aspect_heads.LABELS
 
 
 class EmptyText(ValueError):
@@ -115,8 +115,7 @@ class Predictor:
         answers = self.postprocess(results, planned, kept, options)
         if asked:
             found = aspect_heads.answer_aspects(self.aspects, kept, planned, results,
-                                                [r for r, p in zip(requests, plans) if p is not None],
-                                                ASPECT_LABELS, options)
+                                                [r for r, p in zip(requests, plans) if p is not None], options)
             for answer, targets in zip(answers, found):
                 answer.aspects = targets
         answers = iter(answers)
