@@ -28,9 +28,7 @@ from bench.speed.load import lua_script, run_wrk
 from sentiment.corpora.absa import FILES, absa_files, read_sentences
 from sentiment.evaluation.metrics import macro_f1
 from sentiment.inference.answer import Options
-from sentiment.inference.aspects import covered
 from sentiment.inference.predictor import Predictor
-from sentiment.text.offsets import word_offsets
 from tests.helpers import Gunicorn
 
 LABELS = ("negative", "neutral", "positive")
@@ -66,9 +64,7 @@ def given_targets(predictor, sentences, batch=64):
                 predicted.append(aspect.label)
                 log_odds = math.log(aspect.probabilities[aspect.label] / aspect.probabilities[aspect.runner_up])
                 gaps.append(abs(float(np.sum(aspect.contributions)) + aspect.contribution_bias - log_odds))
-                own = answer.sentences[aspect.sentence]
-                offsets = word_offsets(sentence["text"][own.start:own.end], own.tokens, own.start)
-                words = set(covered(aspect.start, aspect.end, offsets))
+                words = set(aspect.target_tokens)
                 about += [p["i"] in words or p["j"] in words for p in aspect.top_pairs]
     return true, predicted, max(gaps), float(np.mean(about))
 

@@ -164,7 +164,8 @@ def aspects():
     rows.append(["model: extracted targets, P / R / F1 (optimistic P)", *cells(
         lambda n: "" if "extraction" not in sets[n] else
         "{precision:.1f} / {recall:.1f} / {f1:.1f}".format(**sets[n]["extraction"]))])
-    rows.append(["model: top-3 pairs holding a target word", *cells(lambda n: f"{sets[n]['top3_pairs_with_target']:.1f}%")])
+    rows.append(["model: top-3 pairs holding a target word",
+                 *cells(lambda n: f"{sets[n]['top3_pairs_with_target']:.1f}%")])
     rows.append(["model: largest |contributions + bias − log-odds|",
                  *cells(lambda n: f"{sets[n]['max_contribution_gap']:.1e}")])
     return markdown(["system", *(f"{n} ({sets[n]['model']['targets']})" for n in ABSA)], rows,

@@ -40,8 +40,8 @@ _TARGETS = {"type": "array", "items": {"oneOf": [
     {"type": "object", "required": ["start", "end"], "additionalProperties": False,
      "properties": {"start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 1}},
      "description": "a character span of the text, start and end between words"}]}}
-_ASPECTS_ONE = {"description": "true: find the targets; or the targets to answer. A span that is out of range, empty or "
-                               "cuts a word is answered 422; a string that does not occur gets found: false",
+_ASPECTS_ONE = {"description": "true: find the targets; or the targets to answer. A span that is out of range, "
+                               "empty or cuts a word is answered 422; a string that does not occur gets found: false",
                 "oneOf": [{"type": "boolean"}, _TARGETS]}
 _ASPECTS_MANY = {"description": "true: find the targets in every text; or one entry per text (true, false, or its "
                                 "targets)",

@@ -111,9 +111,10 @@ def test_given_targets_get_a_polarity_and_exact_shares(aspect_bundle):
         log_odds = math.log(aspect.probabilities[aspect.label] / aspect.probabilities[aspect.runner_up])
         assert np.asarray(aspect.contributions).sum() + aspect.contribution_bias == pytest.approx(log_odds, abs=1e-4)
         assert aspect.score == pytest.approx(aspect.probabilities["positive"] - aspect.probabilities["negative"])
-        words = range(*[(k, k + 1) for k, t in enumerate(answer.sentences[aspect.sentence].tokens)
-                        if t == aspect.target.lower()][0])
-        assert all(p["i"] in words or p["j"] in words for p in aspect.top_pairs)
+        assert [aspect.tokens[k] for k in aspect.target_tokens] == [aspect.target.lower()]
+        assert all(p["i"] in aspect.target_tokens or p["j"] in aspect.target_tokens for p in aspect.top_pairs)
+    story = found[-1]  # its context: its own sentence and the one before it, end to end
+    assert story.context == [0, 1] and story.tokens == answer.sentences[0].tokens + answer.sentences[1].tokens
     # one encoder pass: the sentence answers are those of a request without aspects
     plain = predictor([REVIEW], Options(contributions=True))[0]
     assert plain.probabilities == pytest.approx(answer.probabilities) and plain.aspects is None

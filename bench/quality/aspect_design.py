@@ -2,7 +2,9 @@
 
 The bundle's sentence model reads the aspect sets' train and dev sentences once (kept in data/cache/aspects, shared
 with training); each variant of the head then trains over those readings:
-- target pairs (the default): the attention weighs only the pairs that hold a target word;
+- target pairs (the default): the attention weighs only the pairs that hold a target word, over the target's
+  sentence and the ones either side;
+- the target's sentence alone: no neighbouring sentences;
 - all pairs: every pair, the target known only from the distance columns each word carries;
 - no lexicon features: the sentence model's valence, negation and clause columns zeroed;
 - softmax attention: every target pair weighed (the sentence model's sparsemax gives most of them zero);
@@ -43,8 +45,8 @@ def about_target(head, readings, ctx, k=3, size=64):
         words, packed, _ = level.polarity_batch(readings, chosen, ctx)
         done = unpack(graph(words, packed).asnumpy(), 3, head.encoder.pair_out._units, words.shape[1], True)
         for row, index in enumerate(chosen):
-            unit, target, _ = readings.targets[index]
-            n = len(readings.units[unit][0])
+            target = readings.context(index)[2]
+            n = len(readings.context(index)[0])
             shares = done.shares[row, :n, :n, int(done.logits[row].argmax())]
             ranked = [divmod(int(f), n) for f in np.argsort(-np.abs(shares), axis=None)]
             weighed = [(i, j) for i, j in ranked if done.attention[row, i, j] > 0][:k]  # as top_pairs lists them
@@ -54,11 +56,17 @@ def about_target(head, readings, ctx, k=3, size=64):
     return round(hits / max(total, 1), 4)
 
 
+def alone(readings):
+    """The same readings, each target read in its own sentence only."""
+    return level.AspectReadings(readings.source, readings.units, readings.texts, readings.targets, readings.tags,
+                                radius=0)
+
+
 def without_lexicon(readings):
     """The same readings with the per-word lexicon columns (all but the mask) zeroed."""
     units = [(words, np.concatenate([rows[:, :1], np.zeros_like(rows[:, 1:])], axis=1)) for words, rows in
              readings.units]
-    return level.AspectReadings(readings.source, units, readings.targets, readings.tags)
+    return level.AspectReadings(readings.source, units, readings.texts, readings.targets, readings.tags)
 
 
 def pretrained_reader(model):
@@ -89,6 +97,7 @@ def main():
                 for split in ("train", "dev")]
     variants = {"target pairs (default)": (train, dev, level.SIZES),
                 "separate encoder (pretrained)": (*separate, level.SIZES),
+                "the target's sentence alone": ([alone(r) for r in train], [alone(r) for r in dev], level.SIZES),
                 "all pairs": (train, dev, dict(level.SIZES, pairs="all")),
                 "no lexicon features": ([without_lexicon(r) for r in train], [without_lexicon(r) for r in dev],
                                         level.SIZES),

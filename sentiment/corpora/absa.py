@@ -18,13 +18,16 @@ from ..checksums import sha256_file
 from .datasets import DATA_DIR, write_jsonl
 from .labelled import DataError
 
-FILES = {
-    "restaurants": {"train": ("Restaurants_Train.xml.seg", "179e03965ad30f9c6348b5eb3ea0f285fd6952c7914489c5539ed65ffef5c66a"),
-                    "test": ("Restaurants_Test_Gold.xml.seg", "9492e95146e4f650da5109a2a2da4ae9e3f2440b7fccadac2100b3c2bd9dee0a")},
-    "laptops": {"train": ("Laptops_Train.xml.seg", "fcc7574e20bc5af850d643ecaacf8f675a7c6b7979923ac5a0d571f237398a67"),
-                "test": ("Laptops_Test_Gold.xml.seg", "991c33cac376ac571564006b23e525132871fa70535992a22bda38574768ae0c")},
-    "tweets": {"train": ("Twitter_train.raw", "d33db1cf553ec0b65c4b503e736f10cb1a810d451ae466f5244724a61c935a8e"),
-               "test": ("Twitter_test.raw", "bd93efaf67adc9c06c1f220a4f1e1a1122b5716573e9d62088cab64b1aa465b5")},
+FILES = {  # set: {split: (file, SHA-256)}
+    "restaurants": {
+        "train": ("Restaurants_Train.xml.seg", "179e03965ad30f9c6348b5eb3ea0f285fd6952c7914489c5539ed65ffef5c66a"),
+        "test": ("Restaurants_Test_Gold.xml.seg", "9492e95146e4f650da5109a2a2da4ae9e3f2440b7fccadac2100b3c2bd9dee0a")},
+    "laptops": {
+        "train": ("Laptops_Train.xml.seg", "fcc7574e20bc5af850d643ecaacf8f675a7c6b7979923ac5a0d571f237398a67"),
+        "test": ("Laptops_Test_Gold.xml.seg", "991c33cac376ac571564006b23e525132871fa70535992a22bda38574768ae0c")},
+    "tweets": {
+        "train": ("Twitter_train.raw", "d33db1cf553ec0b65c4b503e736f10cb1a810d451ae466f5244724a61c935a8e"),
+        "test": ("Twitter_test.raw", "bd93efaf67adc9c06c1f220a4f1e1a1122b5716573e9d62088cab64b1aa465b5")},
 }
 ORIGIN = "https://github.com/songyouwei/ABSA-PyTorch (datasets/); SemEval-2014 Task 4; Dong et al., ACL 2014"
 POLARITY = {"-1": "negative", "0": "neutral", "1": "positive"}

@@ -148,8 +148,13 @@ class _Aspect:
     start: int = described({"type": "integer", "minimum": 0}, "character offset of the target in the text",
                            optional=True)
     end: int = described({"type": "integer", "minimum": 0}, "text[start:end] is the target", optional=True)
-    sentence: int = described({"type": "integer", "minimum": 0}, "the index of the target's sentence in sentences; "
-                              "its matrices index that sentence's tokens", optional=True)
+    sentence: int = described({"type": "integer", "minimum": 0}, "the index of the target's sentence in sentences",
+                              optional=True)
+    context: list = described({"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                              "the first and last sentence the target's answer read: its own and the ones either "
+                              "side; its tokens and matrices run over them, end to end", optional=True)
+    target_tokens: list = described({"type": "array", "items": {"type": "integer"}},
+                                    "the indices of the target's own words in tokens", optional=True)
     label: str = described({"type": "string"}, "the target's polarity: negative, neutral or positive", optional=True)
     probabilities: dict = described(_PROBABILITIES, "one probability per class", optional=True)
     score: float = described({"type": "number", "minimum": -1, "maximum": 1},
@@ -159,7 +164,7 @@ class _Aspect:
 @dataclass(kw_only=True)
 class AspectAnswer(Matrices, _Aspect):
     """One target of a text: where it is, its polarity, and (on request) the word pairs that decided it, with their
-    exact shares of its log-odds. Its matrices cover its sentence's tokens; only pairs that hold a target word are
+    exact shares of its log-odds. Its tokens and matrices cover its context; only pairs that hold a target word are
     weighed by the default aspect head."""
 
 

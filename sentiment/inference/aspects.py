@@ -2,8 +2,9 @@
 
 A request names its targets as strings (every whole-word, case-insensitive occurrence), as character spans, or not
 at all (`True`: the bundle's TargetTagger finds them). Each target is placed in its sentence and on the model's words
-(sentiment.text.offsets); the AspectHead then reads that sentence's word vectors, made by the same encoder pass that
-answered the sentence, with the target's distance columns (sentiment.model.aspect). Its logits split exactly into one
+(sentiment.text.offsets); the AspectHead then reads the word vectors of that sentence and the ones either side of it
+(`window`), made by the same encoder pass that answered the sentences, with the target's distance columns
+(sentiment.model.aspect). Its logits split exactly into one
 share per word pair plus a bias, as a sentence's do.
 """
 import re
@@ -21,6 +22,7 @@ from .kinds import RELATION_OPTIONS
 HEAD, FILE = "aspects", "aspects.params"
 LABELS = ("negative", "neutral", "positive")
 MAX_TARGETS = 64  # entries a text's request may list
+CONTEXT = 1  # sentences either side of a target's own that its head reads (dev: bench/README.md)
 
 
 class AspectError(ValueError):
@@ -66,6 +68,16 @@ def place(text, start, end, plan, offsets):
             if words:
                 return Target(text[start:end], start, end, k, words)
     return None
+
+
+def window(parts, k, words, radius=CONTEXT):
+    """A target's context: parts are a text's sentences as (word vectors (n, E), packed (n, 1 + K)), k the target's
+    sentence and words its word indices there. Returns (words (T, E), packed (T, 1 + K), target word indices in
+    them, first sentence, last sentence + 1): the sentences within radius of k, end to end."""
+    first, end = max(0, k - radius), min(len(parts), k + radius + 1)
+    shift = sum(len(parts[s][0]) for s in range(first, k))
+    return (np.concatenate([parts[s][0] for s in range(first, end)]),
+            np.concatenate([parts[s][1] for s in range(first, end)]), tuple(w + shift for w in words), first, end)
 
 
 def on_boundary(text, at):
@@ -213,30 +225,32 @@ def answer_aspects(model, texts, plans, results, requests, options, batch=64):
         own = results[at:at + len(plan.tokenized)]
         at += len(plan.tokenized)
         asked.append(None if request is None else (targets_of(model, text, request, plan, own, index), own))
-    items = [(own[t.sentence], t) for entry in asked if entry is not None for t in entry[0] if t.sentence is not None
-             for own in [entry[1]]]
+    items = [(window([(r["words"], r["packed"]) for r in own], t.sentence, t.words), own, t)
+             for entry in asked if entry is not None for t in entry[0] if t.sentence is not None for own in [entry[1]]]
     answered = []
     for first in range(0, len(items), batch):
         chunk = items[first:first + batch]
-        done = model.polarity([(r["words"], r["packed"], t.words) for r, t in chunk], options.needs_contributions)
+        done = model.polarity([w[:3] for w, _, _ in chunk], options.needs_contributions)
         probs = np.exp(done.logits - done.logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
-        for row, (result, target) in enumerate(chunk):
-            n = len(result["tokens"])
+        for row, ((_, _, words, begin, end), own, target) in enumerate(chunk):
+            tokens = [token for r in own[begin:end] for token in r["tokens"]]
+            n = len(tokens)
             probabilities = {label: float(p) for label, p in zip(LABELS, probs[row])}
             fields = dict(target=target.target, found=True, start=target.start, end=target.end,
                           sentence=target.sentence, label=LABELS[int(np.argmax(probs[row]))],
                           probabilities=probabilities,
-                          score=float(probabilities["positive"] - probabilities["negative"]))
-            read = {"tokens": result["tokens"], "attention": np.ascontiguousarray(done.attention[row, :n, :n])}
+                          score=float(probabilities["positive"] - probabilities["negative"]),
+                          context=[begin, end - 1], target_tokens=list(words))
+            read = {"tokens": tokens, "attention": np.ascontiguousarray(done.attention[row, :n, :n])}
             if options.needs_contributions:
                 label, runner_up = np.argsort(-probs[row], kind="stable")[:2]
                 shares = done.shares[row, :n, :n]
                 read.update(contributions=np.ascontiguousarray(shares[:, :, label] - shares[:, :, runner_up]),
                             contribution_bias=float(done.bias[row, label] - done.bias[row, runner_up]),
                             runner_up=LABELS[runner_up])
-            # the tokens are the sentence's, in its answer
-            answered.append(AspectAnswer(**fields, **documents.matrices(read, replace(options, tokens=False))))
+            matrices = options.attention or options.needs_contributions  # tokens only to read matrices by
+            answered.append(AspectAnswer(**fields, **documents.matrices(read, replace(options, tokens=matrices))))
     answered = iter(answered)  # in the order of items: text by text, target by target
     return [None if entry is None else
             [next(answered) if t.sentence is not None else AspectAnswer(target=t.target, found=False)

@@ -37,8 +37,9 @@ def target_columns(length, target_words):
 class AspectRelationEncoder(WordVectorRelationEncoder):
     """The relation network over word vectors with the target's distance columns last in packed.
 
-    Inputs: words (B, T, E); packed (B, T, 1 + K + D): [mask | the sentence model's K per-word features | D = len(DISTANCES)
-    + 1 target columns]. Outputs as RelationAttentionEncoder's: pooled (B, H), attention (B, T, T), features (B, T, T, H).
+    Inputs: words (B, T, E); packed (B, T, 1 + K + D): [mask | the sentence model's K per-word features |
+    D = len(DISTANCES) + 1 target columns]. Outputs as RelationAttentionEncoder's: pooled (B, H), attention (B, T, T),
+    features (B, T, T, H).
     """
 
     def __init__(self, embed_size, hidden_size, dropout=0.0, pairs="target", **options):

@@ -17,26 +17,34 @@ import numpy as np
 
 from ..corpora.absa import FILES, absa_files, read_sentences
 from ..inference import documents
-from ..inference.aspects import FILE, HEAD, LABELS, place, relation_options, word_spans
+from ..inference.aspects import CONTEXT, FILE, HEAD, LABELS, place, relation_options, window, word_spans
 from ..model.aspect import AspectHead, TargetTagger, tag_spans, target_columns
 from .readings import sentence_model_key
 
 TAGGER_FILE = "targets.params"
-READINGS = "readings-v2"  # the cache's name for this way of reading and placing targets
+READINGS = "readings-v3"  # the cache's name for this way of reading and placing targets
 EXTRACTION_SETS = ("restaurants", "laptops")  # SemEval gives each sentence's full set of targets; the tweets do not
 SIZES = {"hidden_size": 64, "classifier_size": 64, "dropout": 0.1, "pairs": "target"}
 
 
 class AspectReadings:
-    """One set's split as the heads read it: sentence units (words (n, E), packed (n, 1 + K)), the targets
-    [(unit, word indices, label index)] and each unit's gold B/I/O tags (n,) int."""
+    """One set's split as the heads read it: sentence units (words (n, E), packed (n, 1 + K)), each unit's text as
+    (first unit, last unit + 1), the targets [(unit, word indices, label index)] and each unit's gold B/I/O tags."""
 
-    def __init__(self, source, units, targets, tags, missed=0):
-        self.source, self.units, self.targets, self.tags, self.missed = source, units, targets, tags, missed
+    def __init__(self, source, units, texts, targets, tags, missed=0, radius=CONTEXT):
+        self.source, self.units, self.texts, self.targets, self.tags = source, units, texts, targets, tags
+        self.missed, self.radius = missed, radius
+
+    def context(self, target):
+        """window() of a target: (words (T, E), packed (T, 1 + K), its word indices, ...), with the sentences within
+        radius of its own."""
+        unit, words, _ = self.targets[target]
+        first, end = self.texts[unit]
+        return window(self.units[first:end], unit - first, words, self.radius)
 
     @classmethod
     def read(cls, predictor, sentences, source):
-        units, targets, tags, missed = [], [], [], 0
+        units, texts, targets, tags, missed = [], [], [], [], 0
         plans = [documents.plan(s["text"], predictor.tokenizer) for s in sentences]
         results = iter(predictor.forward_sentences([item for p in plans for item in p.tokenized], attention=False,
                                                    words=True))
@@ -46,6 +54,7 @@ class AspectReadings:
             for _ in plan.tokenized:
                 result = next(results)
                 units.append((result["words"].astype(np.float32), result["packed"].astype(np.float32)))
+                texts.append((first, first + len(plan.tokenized)))
                 tags.append(np.zeros(len(result["words"]), np.int64))
             for target in sentence["targets"]:
                 places = [place(sentence["text"], s, e, plan, offsets) for s, e in target["spans"]]
@@ -58,7 +67,7 @@ class AspectReadings:
                 for p in places:
                     tags[first + p.sentence][list(p.words)] = 2
                     tags[first + p.sentence][p.words[0]] = 1
-        return cls(source, units, targets, tags, missed)
+        return cls(source, units, texts, targets, tags, missed)
 
     @classmethod
     def cached(cls, predictor, path, source, cache):
@@ -76,17 +85,17 @@ class AspectReadings:
 
 
 def polarity_batch(readings, chosen, ctx):
-    """(words (B, T, E), packed (B, T, 1 + K + D), labels (B,)) for targets at `chosen` of a readings."""
-    items = [readings.targets[k] for k in chosen]
-    length = max(len(readings.units[u][0]) for u, _, _ in items)
-    width, features = readings.units[0][0].shape[1], readings.units[0][1].shape[1] + target_columns(1, [0]).shape[1]
-    words = np.zeros((len(items), length, width), np.float32)
-    packed = np.zeros((len(items), length, features), np.float32)
-    for b, (u, target, _) in enumerate(items):
-        vectors, rows = readings.units[u]
+    """(words (B, T, E), packed (B, T, 1 + K + D), labels (B,)) for targets at `chosen` of a readings, each read
+    with its context (inference.aspects.window)."""
+    contexts = [readings.context(k) for k in chosen]
+    length = max(len(c[0]) for c in contexts)
+    width, features = contexts[0][0].shape[1], contexts[0][1].shape[1] + target_columns(1, [0]).shape[1]
+    words = np.zeros((len(chosen), length, width), np.float32)
+    packed = np.zeros((len(chosen), length, features), np.float32)
+    for b, (vectors, rows, target, _, _) in enumerate(contexts):
         words[b, :len(vectors)] = vectors
         packed[b, :len(vectors)] = np.concatenate([rows, target_columns(len(vectors), target)], axis=1)
-    labels = np.array([label for _, _, label in items], np.float32)
+    labels = np.array([readings.targets[k][2] for k in chosen], np.float32)
     return mx.nd.array(words, ctx=ctx), mx.nd.array(packed, ctx=ctx), mx.nd.array(labels, ctx=ctx)
 
 
@@ -104,7 +113,7 @@ def tag_batch(readings, chosen, ctx):
 
 def polarity_logits(head, readings, ctx, size=64):
     """(N, 3) logits of the head for every target of a readings (read in passes of similar lengths)."""
-    order = sorted(range(len(readings.targets)), key=lambda k: len(readings.units[readings.targets[k][0]][0]))
+    order = sorted(range(len(readings.targets)), key=lambda k: len(readings.context(k)[0]))
     out = np.zeros((len(order), len(LABELS)), np.float32)
     for i in range(0, len(order), size):
         chosen = order[i:i + size]
@@ -190,7 +199,7 @@ def fit_polarity(train, dev, embed_size, relation_options, sizes=SIZES, epochs=6
     head.initialize(mx.init.Xavier(), ctx=ctx)
     head.hybridize(static_alloc=True)
     cross_entropy = mx.gluon.loss.SoftmaxCrossEntropyLoss()
-    lengths = [[len(r.units[u][0]) for u, _, _ in r.targets] for r in train]
+    lengths = [[len(r.context(k)[0]) for k in range(len(r.targets))] for r in train]
 
     def epoch_batches():
         steps = [(k, chosen) for k, r in enumerate(train) for chosen in bucketed(rng, lengths[k], batch_size)]
