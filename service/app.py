@@ -96,6 +96,9 @@ def parse_aspects(payload, single):
     if not isinstance(aspects, list):
         raise ApiError(400, "bad_request", '"aspects" must be true or a list (of targets; with "texts", one entry '
                                            'per text)')
+    if not single and not all(isinstance(entry, (bool, list)) for entry in aspects):
+        raise ApiError(400, "bad_request", '"aspects" with "texts" holds one entry per text: true, false or a list '
+                                           'of targets')
     return [aspects] if single else aspects
 
 
@@ -186,7 +189,8 @@ def register_routes(app):
 
     @app.get("/openapi.json")
     def openapi():
-        return json_response(spec())
+        predictor = current_app.extensions["predictor"]
+        return json_response(spec(aspects=predictor is not None and predictor.aspects is not None))
 
     @app.get("/")
     def index():

@@ -44,7 +44,7 @@ _ASPECTS_ONE = {"description": "true: find the targets; or the targets to answer
                                "empty or cuts a word is answered 422; a string that does not occur gets found: false",
                 "oneOf": [{"type": "boolean"}, _TARGETS]}
 _ASPECTS_MANY = {"description": "true: find the targets in every text; or one entry per text (true, false, or its "
-                                "targets)",
+                                "targets): a list of another length is answered 422",
                  "oneOf": [{"type": "boolean"}, {"type": "array", "items": {"oneOf": [{"type": "boolean"}, _TARGETS]}}]}
 _ASPECT = ("One target of the text: where it is, its polarity, and with contributions the word pairs that decided "
            "it, with their exact shares of its log-odds.")
@@ -54,8 +54,12 @@ _PREDICTION = ("The answer for a whole text, and its sentences. A text of one se
                f"sentence only. The text is neutral when its score lies within {VERDICT.band} of 0.")
 
 
-def spec():
-    """The document, with the answers' schemas read from their dataclasses as they are now."""
+def spec(aspects=True):
+    """The document, with the answers' schemas read from their dataclasses as they are now.
+
+    aspects=False: the requests' "aspects" are left out, as a server whose bundle has no aspect heads answers them
+    with 422 alone."""
+    one, many = ({"aspects": _ASPECTS_ONE}, {"aspects": _ASPECTS_MANY}) if aspects else ({}, {})
     return {
         "openapi": "3.0.3",
         "info": {"title": "Sentiment with word-pair attention", "version": "1.0.0",
@@ -68,10 +72,10 @@ def spec():
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": {"oneOf": [
                         {"type": "object", "required": ["text"], "not": {"required": ["texts"]},
-                         "properties": {"text": _TEXT, "aspects": _ASPECTS_ONE, **_OPTIONS}},
+                         "properties": {"text": _TEXT, **one, **_OPTIONS}},
                         {"type": "object", "required": ["texts"], "not": {"required": ["text"]},
                          "properties": {"texts": {"type": "array", "items": _TEXT, "minItems": 1, "maxItems": 64},
-                                        "aspects": _ASPECTS_MANY, **_OPTIONS}},
+                                        **many, **_OPTIONS}},
                     ]}},
                     "text/plain": {"schema": _TEXT},
                 }},

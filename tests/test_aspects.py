@@ -164,6 +164,10 @@ def test_the_service_answers_aspects_and_refuses_bad_ones(aspect_bundle, encoder
         wrong = post({"text": REVIEW, "aspects": "cast"})
         assert wrong.status_code == 400 and '"aspects"' in wrong.json()["error"]["message"]
         assert "aspects" in requests.get(server.url + "/model", timeout=60).json()
+        request = requests.get(server.url + "/openapi.json", timeout=60).json()["paths"]["/predict"]["post"]
+        assert all("aspects" in form["properties"]
+                   for form in request["requestBody"]["content"]["application/json"]["schema"]["oneOf"])
+        assert post({"texts": [REVIEW], "aspects": [None]}).status_code == 400
     finally:
         server.stop()
     server = Gunicorn(encoder_bundle, workers=1, log_path=tmp_path / "log2").wait("/ready")
