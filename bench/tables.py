@@ -166,7 +166,7 @@ def aspects():
         "{precision:.1f} / {recall:.1f} / {f1:.1f}".format(**sets[n]["extraction"]))])
     rows.append(["model: top-3 pairs holding a target word",
                  *cells(lambda n: f"{sets[n]['top3_pairs_with_target']:.1f}%")])
-    rows.append(["model: largest |contributions + bias − log-odds|",
+    rows.append(["model: largest gap, contributions + bias against log-odds",
                  *cells(lambda n: f"{sets[n]['max_contribution_gap']:.1e}")])
     return markdown(["system", *(f"{n} ({sets[n]['model']['targets']})" for n in ABSA)], rows,
                     "Accuracy / macro-F1 (%) on the test targets. " + provenance(results))
@@ -178,7 +178,8 @@ def aspect_serving():
     rows = [[name, " · ".join(f"{r['p50_ms']:.1f} ms" for r in runs),
              " · ".join(f"{r['requests_per_second']:.1f}" for r in runs)] for name, runs in results["serving"].items()]
     return markdown(["body", "p50 (each run)", "requests/s (each run)"], rows,
-                    "A two-sentence review, 1 worker × 32 threads, runs alternated. " + provenance(results))
+                    "A two-sentence review, 1 worker × 32 threads, runs alternated. "
+                    + provenance({**results, "command": results.get("serving_command", results["command"])}))
 
 
 def aspect_report():

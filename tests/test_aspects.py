@@ -1,5 +1,6 @@
 """Aspects: the data, the target-conditioned head and its exact shares, the answer's shape and every shell."""
 import csv
+from concurrent.futures import ThreadPoolExecutor
 import json
 import math
 from pathlib import Path
@@ -127,6 +128,8 @@ def test_targets_are_found_when_none_are_given(aspect_bundle):
     assert [(a.target, a.label) for a in answers[1].aspects] == [("acting", "positive"), ("score", "negative")]
     text = "the acting is superb and the score is bland ."
     assert all(text[a.start:a.end] == a.target for a in answers[1].aspects)
+    one_word = Predictor.load(aspect_bundle)(["superb", "plot"], Options(attention=False), aspects=True)
+    assert [a.target for a in one_word[1].aspects] == ["plot"]
 
 
 @pytest.mark.parametrize("request_, message", [
@@ -168,6 +171,10 @@ def test_the_service_answers_aspects_and_refuses_bad_ones(aspect_bundle, encoder
         assert all("aspects" in form["properties"]
                    for form in request["requestBody"]["content"]["application/json"]["schema"]["oneOf"])
         assert post({"texts": [REVIEW], "aspects": [None]}).status_code == 400
+        with ThreadPoolExecutor(16) as pool:  # concurrent requests share the aspect heads' graphs one at a time
+            answers = list(pool.map(lambda _: post({"text": REVIEW, "aspects": ["cast"], "contributions": True}),
+                                    range(64)))
+        assert {a.status_code for a in answers} == {200} and len({a.content for a in answers}) == 1
     finally:
         server.stop()
     server = Gunicorn(encoder_bundle, workers=1, log_path=tmp_path / "log2").wait("/ready")

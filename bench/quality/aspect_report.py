@@ -3,7 +3,7 @@
 Writes the summary's figures (target, mentions, counts, mean score; never the reviews' sentences) to
 bench/results/aspect_report.json and its plot to bench/results/aspect_report.png, for the README.
 
-    python -m bench.quality.aspect_report [--model models/default] [--domain kitchen] [--top 12]
+    python -m bench.quality.aspect_report [--model models/default] [--domain kitchen_&_housewares] [--top 12]
 """
 import argparse
 import json
@@ -20,7 +20,7 @@ from sentiment.corpora.reviews import review_files
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/default")
-    parser.add_argument("--domain", default="kitchen")
+    parser.add_argument("--domain", default="kitchen_&_housewares")
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
     rows = [json.loads(line) for line in open(review_files("test", ("blitzer",))[0], encoding="utf-8")]

@@ -8,6 +8,7 @@ at all (`True`: the bundle's TargetTagger finds them). Each target is placed in 
 share per word pair plus a bias, as a sentence's do.
 """
 import re
+import threading
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -143,6 +144,7 @@ class AspectModel:
     def __init__(self, head, tagger, temperature, ctx, settings):
         self.head, self.tagger, self.temperature, self.ctx = head, tagger, temperature, ctx
         self.settings = settings
+        self._lock = threading.Lock()  # one pass at a time: a cached graph is not thread-safe (the service's threads)
         self.hidden = head.encoder.pair_out._units
         self.graphs = {flag: ServedAspectGraph(head, flag) for flag in (False, True)}
         for graph in self.graphs.values():
@@ -170,8 +172,10 @@ class AspectModel:
             n = len(vectors)
             words[b, :n] = vectors
             packed[b, :n] = np.concatenate([rows, target_columns(n, target)], axis=1)
-        out = self.graphs[contributions](mx.nd.array(words, ctx=self.ctx), mx.nd.array(packed, ctx=self.ctx))
-        done = unpack(out.asnumpy(), len(LABELS), self.hidden, length, contributions)
+        with self._lock:
+            out = self.graphs[contributions](mx.nd.array(words, ctx=self.ctx), mx.nd.array(packed, ctx=self.ctx))
+            out = out.asnumpy()
+        done = unpack(out, len(LABELS), self.hidden, length, contributions)
         if contributions:
             done = done._replace(shares=done.shares / self.temperature, bias=done.bias / self.temperature)
         return done._replace(logits=done.logits / self.temperature)
@@ -180,7 +184,8 @@ class AspectModel:
         """[(first word, last word + 1)] of the targets the tagger finds in one sentence's word vectors (n, E)."""
         if self.tagger is None:
             return []
-        tags = self.tagger(mx.nd.array(words[None], ctx=self.ctx)).asnumpy()[0].argmax(axis=1)
+        with self._lock:
+            tags = self.tagger(mx.nd.array(words[None], ctx=self.ctx)).asnumpy()[0].argmax(axis=1)
         return tag_spans(tags)
 
 

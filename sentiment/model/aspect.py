@@ -105,8 +105,8 @@ class TargetTagger(HybridBlock):
     def hybrid_forward(self, F, words):
         x = self.dropout(words)                                           # (B, T, E)
         edge = F.zeros_like(F.slice_axis(x, axis=1, begin=0, end=1))      # (B, 1, E)
-        before = F.concat(edge, F.slice_axis(x, axis=1, begin=0, end=-1), dim=1)
-        after = F.concat(F.slice_axis(x, axis=1, begin=1, end=None), edge, dim=1)
+        before = F.slice_like(F.concat(edge, x, dim=1), x, axes=(1,))      # x_t-1, a sentence of one word too
+        after = F.slice_axis(F.concat(x, edge, dim=1), axis=1, begin=1, end=None)
         return self.out(self.dropout(self.context(F.concat(before, x, after, dim=2))))  # (B, T, 3)
 
 
