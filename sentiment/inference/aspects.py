@@ -141,9 +141,8 @@ class AspectModel:
     logits divided by the temperature); extract(words (n, E)) -> [(first word, last word + 1)].
     """
 
-    def __init__(self, head, tagger, temperature, ctx, settings):
+    def __init__(self, head, tagger, temperature, ctx):
         self.head, self.tagger, self.temperature, self.ctx = head, tagger, temperature, ctx
-        self.settings = settings
         self._lock = threading.Lock()  # one pass at a time: a cached graph is not thread-safe (the service's threads)
         self.hidden = head.encoder.pair_out._units
         self.graphs = {flag: ServedAspectGraph(head, flag) for flag in (False, True)}
@@ -161,7 +160,7 @@ class AspectModel:
         if entry.get("tagger_file"):
             tagger = TargetTagger(embed_size, **entry.get("tagger_sizes", {}))
             tagger.load_parameters(files[entry["tagger_file"]], ctx=ctx)
-        return cls(head, tagger, float(entry.get("temperature", 1.0)), ctx, entry)
+        return cls(head, tagger, float(entry.get("temperature", 1.0)), ctx)
 
     def polarity(self, items, contributions=False):
         length = max(len(words) for words, _, _ in items)

@@ -1,6 +1,6 @@
 """The aspect heads, trained over a bundle's frozen sentence model on the aspect sets (sentiment.corpora.absa).
 
-Each sentence is split and read as the predictor reads it (the sentence holding the target is the context), once:
+Each text is split and read as the predictor reads it (a target is read with its sentence and one either side), once:
 `AspectReadings.read` keeps each sentence's word vectors and per-word features from the sentence model's own pass,
 on disk under its weights hash, so retraining or measuring the heads reads no text twice. The AspectHead learns
 polarity from every target of the three sets; the TargetTagger learns B/I/O tags from SemEval's sentences, with each
