@@ -16,8 +16,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from ..checksums import sha256_file
-from .labelled import DataError
+from .labelled import DataError, check_sha256
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 ARCHIVE = "vaderSentiment-3.3.2.tar.gz"
@@ -69,9 +68,7 @@ def fetch_archive(data_dir=DATA_DIR):
         if result.returncode != 0 or not archive.exists():
             raise DataError(f"pip download of vaderSentiment==3.3.2 failed:\n{result.stderr.strip()}")
     expected = (DATA_DIR / f"{ARCHIVE}.sha256").read_text().split()[0]
-    actual = sha256_file(archive)
-    if actual != expected:
-        raise DataError(f"{archive}: SHA-256 {actual} does not match the recorded {expected}")
+    check_sha256(archive, expected)
     return archive
 
 

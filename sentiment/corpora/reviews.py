@@ -20,9 +20,8 @@ import re
 import tarfile
 from pathlib import Path
 
-from ..checksums import sha256_file
 from .datasets import DATA_DIR, write_jsonl
-from .labelled import DataError
+from .labelled import check_sha256
 
 ARCHIVES = {
     "imdb": ("imdb-aclImdb.tar.xz", "4af817fc5f90098820ac6009cc7f6a084d6dd7d763f67b92706bc532166ba74e"),
@@ -55,10 +54,7 @@ def verify(folder):
         path = Path(folder) / name
         if not path.exists():
             continue
-        actual = sha256_file(path)
-        if actual != expected:
-            raise DataError(f"{path}: SHA-256 {actual} does not match the recorded {expected} (a different or "
-                            f"damaged copy of {corpus}; get it from {ORIGINS[corpus]})")
+        check_sha256(path, expected, f"a different or damaged copy of {corpus}; get it from {ORIGINS[corpus]}")
         found[corpus] = path
     return found
 
