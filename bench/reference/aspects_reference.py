@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from encoder_reference import ROOT, load, macro_f1  # noqa: E402
+from encoder_reference import ROOT, adamw_with_warmup, load, macro_f1, train_step  # noqa: E402
 
 LABELS = ("negative", "neutral", "positive")
 SETS = ("restaurants", "laptops", "tweets")
@@ -43,10 +43,7 @@ def finetune(name, epochs=3, batch=16, lr=5e-5, warmup=0.1, seed=0, threads=2):
     head = torch.nn.Linear(encoder.config.hidden_size, len(LABELS))
     train, dev, test = (read(name, split) for split in ("train", "dev", "test"))
     parameters = list(encoder.parameters()) + list(head.parameters())
-    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
-    steps = epochs * -(-len(train) // batch)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: min((step + 1) / (warmup * steps), max(0.0, (steps - step) / ((1 - warmup) * steps))))
+    optimiser, schedule = adamw_with_warmup(parameters, lr, epochs * -(-len(train) // batch), warmup)
 
     def logits(rows):
         encoded = tokenizer([r[0] for r in rows], [r[1] for r in rows], padding=True, truncation=True,
@@ -59,7 +56,8 @@ def finetune(name, epochs=3, batch=16, lr=5e-5, warmup=0.1, seed=0, threads=2):
             predicted = torch.cat([logits(rows[i:i + 64]).argmax(-1) for i in range(0, len(rows), 64)]).numpy()
         encoder.train()
         true = np.array([r[2] for r in rows])
-        return {"accuracy": round(float(np.mean(predicted == true)), 4), "macro_f1": round(macro_f1(true, predicted), 4)}
+        return {"accuracy": round(float(np.mean(predicted == true)), 4),
+                "macro_f1": round(macro_f1(true, predicted), 4)}
 
     rng = np.random.RandomState(seed)
     started, best = time.time(), None
@@ -69,11 +67,7 @@ def finetune(name, epochs=3, batch=16, lr=5e-5, warmup=0.1, seed=0, threads=2):
         for start in range(0, len(order), batch):
             rows = [train[i] for i in order[start:start + batch]]
             loss = torch.nn.functional.cross_entropy(logits(rows), torch.tensor([r[2] for r in rows]))
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-            optimiser.step()
-            schedule.step()
+            train_step(loss, parameters, optimiser, schedule)
         on_dev = figures(dev)
         print(f"{name} epoch {epoch + 1}: dev {on_dev} ({time.time() - started:.0f} s)", flush=True)
         if best is None or on_dev["accuracy"] > best["dev"]["accuracy"]:

@@ -127,6 +127,23 @@ def macro_f1(true, predicted, classes=3):
     return float(np.mean(scores))
 
 
+def adamw_with_warmup(parameters, lr, steps, warmup):
+    """AdamW (weight decay 0.01), its rate rising linearly over the first `warmup` of the steps, then falling to 0."""
+    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / (warmup * steps), max(0.0, (steps - step) / ((1 - warmup) * steps))))
+    return optimiser, schedule
+
+
+def train_step(loss, parameters, optimiser, schedule):
+    """One update: gradients clipped to norm 1."""
+    optimiser.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+    optimiser.step()
+    schedule.step()
+
+
 def finetune(epochs=3, batch=32, lr=5e-5, warmup=0.1, max_pieces=64, seed=0, threads=2):
     """Mean-pooled states (the padding masked), a linear head, cross-entropy over three labels; AdamW with
     linear warm-up and decay. Prints per test corpus polar accuracy, three-way macro-F1 and score r."""
@@ -136,10 +153,7 @@ def finetune(epochs=3, batch=32, lr=5e-5, warmup=0.1, max_pieces=64, seed=0, thr
     head = torch.nn.Linear(encoder.config.hidden_size, len(LABELS))
     train = [row for rows in read_split("train").values() for row in rows]
     parameters = list(encoder.parameters()) + list(head.parameters())
-    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
-    steps = epochs * -(-len(train) // batch)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: min((step + 1) / (warmup * steps), max(0.0, (steps - step) / ((1 - warmup) * steps))))
+    optimiser, schedule = adamw_with_warmup(parameters, lr, epochs * -(-len(train) // batch), warmup)
 
     def logits(texts):
         encoded = tokenizer(texts, padding=True, truncation=True, max_length=max_pieces, return_tensors="pt")
@@ -156,11 +170,7 @@ def finetune(epochs=3, batch=32, lr=5e-5, warmup=0.1, max_pieces=64, seed=0, thr
             rows = [train[i] for i in order[start:start + batch]]
             loss = torch.nn.functional.cross_entropy(logits([r["text"] for r in rows]),
                                                      torch.tensor([LABELS.index(r["label"]) for r in rows]))
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-            optimiser.step()
-            schedule.step()
+            train_step(loss, parameters, optimiser, schedule)
         print(f"epoch {epoch + 1}: {time.time() - started:.0f} s", flush=True)
     encoder.eval()
     result = {"seconds": round(time.time() - started), "epochs": epochs, "test": {}}
