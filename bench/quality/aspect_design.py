@@ -45,8 +45,7 @@ def about_target(head, readings, ctx, k=3, size=64):
         words, packed, _ = level.polarity_batch(readings, chosen, ctx)
         done = unpack(graph(words, packed).asnumpy(), 3, head.encoder.pair_out._units, words.shape[1], True)
         for row, index in enumerate(chosen):
-            target = readings.context(index)[2]
-            n = len(readings.context(index)[0])
+            target, n = readings.context(index)[2], readings.length(index)
             shares = done.shares[row, :n, :n, int(done.logits[row].argmax())]
             ranked = [divmod(int(f), n) for f in np.argsort(-np.abs(shares), axis=None)]
             weighed = [(i, j) for i, j in ranked if done.attention[row, i, j] > 0][:k]  # as top_pairs lists them

@@ -64,7 +64,7 @@ def covered(start, end, offsets):
 def place(text, start, end, plan, offsets):
     """Target of text[start:end]: its sentence (the one holding start) and the words it covers there."""
     for k, span in enumerate(plan.spans):
-        if span.start <= start < span.end or (start == span.end and k == len(plan.spans) - 1):
+        if span.start <= start < span.end:
             words = covered(start, end, offsets[k])
             if words:
                 return Target(text[start:end], start, end, k, words)
@@ -229,8 +229,12 @@ def answer_aspects(model, texts, plans, results, requests, options, batch=64):
         own = results[at:at + len(plan.tokenized)]
         at += len(plan.tokenized)
         asked.append(None if request is None else (targets_of(model, text, request, plan, own, index), own))
-    items = [(window([(r["words"], r["packed"]) for r in own], t.sentence, t.words), own, t)
-             for entry in asked if entry is not None for t in entry[0] if t.sentence is not None for own in [entry[1]]]
+    items = []  # (its window, its text's sentence results, target) for every target found, text after text
+    for entry in asked:
+        if entry is not None:
+            targets, own = entry
+            parts = [(r["words"], r["packed"]) for r in own]
+            items += [(window(parts, t.sentence, t.words), own, t) for t in targets if t.sentence is not None]
     answered = []
     for first in range(0, len(items), batch):
         chunk = items[first:first + batch]

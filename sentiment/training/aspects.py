@@ -42,6 +42,13 @@ class AspectReadings:
         first, end = self.texts[unit]
         return window(self.units[first:end], unit - first, words, self.radius)
 
+    def length(self, target):
+        """The words a target's context holds, counted without building it."""
+        unit = self.targets[target][0]
+        first, end = self.texts[unit]
+        inside = range(max(first, unit - self.radius), min(end, unit + self.radius + 1))
+        return sum(len(self.units[u][0]) for u in inside)
+
     @classmethod
     def read(cls, predictor, sentences, source):
         units, texts, targets, tags, missed = [], [], [], [], 0
@@ -113,7 +120,7 @@ def tag_batch(readings, chosen, ctx):
 
 def polarity_logits(head, readings, ctx, size=64):
     """(N, 3) logits of the head for every target of a readings (read in passes of similar lengths)."""
-    order = sorted(range(len(readings.targets)), key=lambda k: len(readings.context(k)[0]))
+    order = sorted(range(len(readings.targets)), key=readings.length)
     out = np.zeros((len(order), len(LABELS)), np.float32)
     for i in range(0, len(order), size):
         chosen = order[i:i + size]
@@ -199,7 +206,7 @@ def fit_polarity(train, dev, embed_size, relation_options, sizes=SIZES, epochs=6
     head.initialize(mx.init.Xavier(), ctx=ctx)
     head.hybridize(static_alloc=True)
     cross_entropy = mx.gluon.loss.SoftmaxCrossEntropyLoss()
-    lengths = [[len(r.context(k)[0]) for k in range(len(r.targets))] for r in train]
+    lengths = [[r.length(k) for k in range(len(r.targets))] for r in train]
 
     def epoch_batches():
         steps = [(k, chosen) for k, r in enumerate(train) for chosen in bucketed(rng, lengths[k], batch_size)]
